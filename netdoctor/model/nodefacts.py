@@ -1,0 +1,255 @@
+"""Facts about one node's (or one pod's) network stack, from the standard commands' output.
+
+Sits in the model layer. Field names follow what ``ip -j`` and ``bridge -j`` print, so the
+parsers decode straight into these types. ``None`` on a ``NodeFacts`` field means the data was
+not collected (its file is missing); an empty tuple means it was collected and is empty.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "AddrInfo",
+    "Chain",
+    "FdbEntry",
+    "Interface",
+    "IptRule",
+    "LinkInfo",
+    "Neighbour",
+    "NetFacts",
+    "NextHop",
+    "Route",
+    "RoutingRule",
+    "Ruleset",
+    "Table",
+]
+
+
+class _F(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Base for decoded command output: immutable, keys as the command prints them."""
+
+
+class AddrInfo(_F):
+    family: str = ""  # "inet" | "inet6"
+    local: str = ""
+    prefixlen: int = 0
+    scope: str = ""
+    label: str | None = None
+    broadcast: str | None = None
+    secondary: bool = False
+    dynamic: bool = False
+
+    @property
+    def interface(self) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+        return ipaddress.ip_interface(f"{self.local}/{self.prefixlen}")
+
+
+class LinkInfo(_F):
+    info_kind: str | None = None
+    info_slave_kind: str | None = None
+    info_data: dict[str, Any] | None = None
+
+
+class Interface(_F):
+    """One entry of ``ip -j -d addr show``."""
+
+    ifindex: int = 0
+    ifname: str = ""
+    flags: list[str] = msgspec.field(default_factory=list)
+    mtu: int = 0
+    operstate: str = "UNKNOWN"
+    link_type: str = ""
+    address: str | None = None  # link-layer address
+    link: str | None = None  # the peer or parent device's name, when in this namespace
+    link_index: int | None = None
+    link_netnsid: int | None = None
+    master: str | None = None
+    linkinfo: LinkInfo | None = None
+    addr_info: list[AddrInfo] = msgspec.field(default_factory=list)
+
+    @property
+    def kind(self) -> str | None:
+        return self.linkinfo.info_kind if self.linkinfo else None
+
+    @property
+    def up(self) -> bool:
+        return "UP" in self.flags
+
+    def addresses(self, family: str = "inet") -> list[AddrInfo]:
+        return [a for a in self.addr_info if a.family == family and a.local]
+
+
+class NextHop(_F):
+    gateway: str | None = None
+    dev: str | None = None
+    weight: int | None = None
+    flags: list[str] = msgspec.field(default_factory=list)
+
+
+class Route(_F):
+    """One entry of ``ip -j route show table all``."""
+
+    dst: str = ""  # "default", a prefix "10.30.0.0/26", or a host "10.6.131.36"
+    type: str | None = None  # unicast when absent; local, broadcast, blackhole, unreachable, ...
+    gateway: str | None = None
+    dev: str | None = None
+    protocol: str | None = None
+    scope: str | None = None
+    prefsrc: str | None = None
+    metric: int | None = None
+    table: str | None = None  # absent for main
+    flags: list[str] = msgspec.field(default_factory=list)
+    nexthops: list[NextHop] = msgspec.field(default_factory=list)
+    mtu: int | None = None
+
+    @property
+    def table_name(self) -> str:
+        return self.table or "main"
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        """The destination prefix, or None when ``dst`` is not an address (it always is)."""
+        if self.dst == "default":
+            return ipaddress.ip_network("0.0.0.0/0")
+        try:
+            return ipaddress.ip_network(self.dst, strict=False)
+        except ValueError:
+            return None
+
+
+class RoutingRule(_F):
+    """One entry of ``ip -j rule show``."""
+
+    priority: int = 0
+    src: str | None = None
+    srclen: int | None = None
+    dst: str | None = None
+    dstlen: int | None = None
+    table: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: str | None = None
+    action: str | None = None
+    not_: bool = msgspec.field(default=False, name="not")
+
+
+class Neighbour(_F):
+    """One entry of ``ip -j neigh show``."""
+
+    dst: str = ""
+    dev: str | None = None
+    lladdr: str | None = None
+    state: list[str] = msgspec.field(default_factory=list)
+    router: bool | None = None
+
+
+class FdbEntry(_F):
+    """One entry of ``bridge -j fdb show``."""
+
+    mac: str = ""
+    ifname: str | None = None
+    dst: str | None = None
+    vlan: int | None = None
+    vni: int | None = None
+    master: str | None = None
+    flags: list[str] = msgspec.field(default_factory=list)
+    state: str | None = None
+
+
+class IptRule(_F):
+    """One ``-A CHAIN ...`` line of ``iptables-save``, with its common matches pulled out.
+
+    ``args`` keeps every token in order (so nothing is lost); the named fields are the ones
+    checks evaluate. A ``*_neg`` flag means the match was written with ``!``.
+    """
+
+    line: int  # 1-based line number in the file
+    text: str  # the line as written
+    chain: str
+    args: tuple[str, ...] = ()
+    protocol: str | None = None
+    protocol_neg: bool = False
+    source: str | None = None
+    source_neg: bool = False
+    destination: str | None = None
+    destination_neg: bool = False
+    in_iface: str | None = None
+    in_iface_neg: bool = False
+    out_iface: str | None = None
+    out_iface_neg: bool = False
+    sports: str | None = None  # "--sport"/"--sports" value, e.g. "8472" or "1000:2000" or "53,80"
+    dports: str | None = None
+    matches: tuple[str, ...] = ()  # the -m modules, in order
+    comment: str | None = None
+    target: str | None = None  # -j target (ACCEPT, DROP, a chain, ...)
+    goto: bool = False  # the target was given with -g
+    target_args: tuple[str, ...] = ()
+
+
+class Chain(_F):
+    name: str
+    policy: str | None = None  # None for user-defined chains ("-")
+    rules: tuple[IptRule, ...] = ()
+
+
+class Table(_F):
+    name: str
+    chains: dict[str, Chain] = msgspec.field(default_factory=dict)
+
+
+class Ruleset(_F):
+    """A whole ``iptables-save`` output: tables in the order they were printed."""
+
+    tables: dict[str, Table] = msgspec.field(default_factory=dict)
+    backend: str | None = None  # "nf_tables" or "legacy", from the header comment, when given
+
+    def chain(self, table: str, chain: str) -> Chain | None:
+        t = self.tables.get(table)
+        return t.chains.get(chain) if t else None
+
+
+class NetFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the standard commands printed in one network namespace (a node or a pod).
+
+    ``None``: not collected. Files are named in the bundle layout (``netdoctor.model.layout``).
+    """
+
+    interfaces: tuple[Interface, ...] | None = None
+    routes: tuple[Route, ...] | None = None
+    routes6: tuple[Route, ...] | None = None
+    rules: tuple[RoutingRule, ...] | None = None
+    neighbours: tuple[Neighbour, ...] | None = None
+    fdb: tuple[FdbEntry, ...] | None = None
+    sysctl: dict[str, str] | None = None
+    iptables: Ruleset | None = None
+    ip6tables: Ruleset | None = None
+    nft: dict[str, Any] | None = None
+    ipvs: str | None = None
+    conntrack: str | None = None
+    cni_files: dict[str, str] | None = None  # file name -> content, as in /etc/cni/net.d
+    extra: dict[str, str] = msgspec.field(default_factory=dict)  # extra/<name>.txt -> content
+
+    def interface(self, name: str) -> Interface | None:
+        for i in self.interfaces or ():
+            if i.ifname == name:
+                return i
+        return None
+
+    def interface_with_address(self, ip: str) -> tuple[Interface, AddrInfo] | None:
+        """The interface holding ``ip`` (compared as addresses, not strings)."""
+        try:
+            want = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        for i in self.interfaces or ():
+            for a in i.addr_info:
+                try:
+                    if a.local and ipaddress.ip_address(a.local) == want:
+                        return i, a
+                except ValueError:
+                    continue
+        return None
