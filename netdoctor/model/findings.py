@@ -20,6 +20,7 @@ __all__ = [
     "Message",
     "Severity",
     "Subject",
+    "Verdict",
 ]
 
 
@@ -104,3 +105,15 @@ class CheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
     findings: tuple[Finding, ...] = ()
     reason: Message | None = None  # why skipped, or the error
     notes: tuple[Message, ...] = ()  # partial coverage, e.g. nodes whose files were missing
+
+
+class Verdict(StrEnum):
+    """The answer to the question, and the exit status it maps to."""
+
+    HEALTHY = "healthy"
+    BROKEN = "broken"
+    INCONCLUSIVE = "inconclusive"
+
+    @property
+    def exit_status(self) -> int:
+        return {"healthy": 0, "broken": 1, "inconclusive": 3}[self.value]

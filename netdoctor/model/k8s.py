@@ -47,6 +47,8 @@ __all__ = [
     "PodStatus",
     "Service",
     "ServicePort",
+    "Taint",
+    "Toleration",
     "VersionInfo",
 ]
 
@@ -208,8 +210,26 @@ class Container(_K):
         return None
 
 
+class Toleration(_K):
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+    def tolerates(self, taint: Taint) -> bool:
+        """Kubernetes' rule: empty key with Exists tolerates everything; effect empty = all."""
+        if self.effect and self.effect != taint.effect:
+            return False
+        if not self.key:
+            return self.operator == "Exists"
+        if self.key != taint.key:
+            return False
+        return self.operator == "Exists" or self.value == taint.value
+
+
 class PodSpec(_K):
     node_name: str = ""
+    tolerations: list[Toleration] = msgspec.field(default_factory=list)
     host_network: bool = False
     containers: list[Container] = msgspec.field(default_factory=list)
     init_containers: list[Container] = msgspec.field(default_factory=list)

@@ -11,6 +11,7 @@ from typing import Final
 
 __all__ = [
     "FORMAT_VERSION",
+    "log_path",
     "NODE_FILES",
     "POD_FILES",
     "RESOURCES",
@@ -86,6 +87,11 @@ POD_FILES: Final[dict[str, str]] = {
     "ip_addr": "ip-addr.json",
     "ip_route": "ip-route.json",
 }
+
+
+def log_path(pod_ref: str, container: str) -> str:
+    """``logs/<ns>/<pod>/<container>.log``."""
+    return f"logs/{pod_ref}/{container}.log"
 
 
 def resource_by_key(key: str) -> Resource | None:

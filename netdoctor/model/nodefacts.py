@@ -133,6 +133,7 @@ class RoutingRule(_F):
     iif: str | None = None
     oif: str | None = None
     fwmark: str | None = None
+    fwmask: str | None = None  # printed next to fwmark when the rule has a mask ("0x4000")
     action: str | None = None
     not_: bool = msgspec.field(default=False, name="not")
 
@@ -182,7 +183,9 @@ class IptRule(_F):
     out_iface: str | None = None
     out_iface_neg: bool = False
     sports: str | None = None  # "--sport"/"--sports" value, e.g. "8472" or "1000:2000" or "53,80"
+    sports_neg: bool = False
     dports: str | None = None
+    dports_neg: bool = False
     matches: tuple[str, ...] = ()  # the -m modules, in order
     comment: str | None = None
     target: str | None = None  # -j target (ACCEPT, DROP, a chain, ...)

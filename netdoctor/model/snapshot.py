@@ -32,7 +32,7 @@ from netdoctor.model.k8s import (
     Service,
     VersionInfo,
 )
-from netdoctor.model.layout import path_for
+from netdoctor.model.layout import log_path, node_path, path_for
 from netdoctor.model.nodefacts import NetFacts
 
 __all__ = [
@@ -236,6 +236,14 @@ class Snapshot:
                 if o.uid:
                     out[o.uid].append(p)
         return dict(out)
+
+    def log_source(self, pod_ref: str, container: str) -> str:
+        """The file a log came from: ``provenance["log:ns/pod/container"]`` or the layout."""
+        return self.provenance.get(f"log:{pod_ref}/{container}") or log_path(pod_ref, container)
+
+    def node_source(self, node: str, part: str) -> str:
+        """The file a node fact came from: ``provenance["node:<node>:<part>"]`` or the layout."""
+        return self.provenance.get(f"node:{node}:{part}") or node_path(node, part)
 
     def log(self, pod: Pod, container: str) -> str | None:
         if self.logs is None:

@@ -1,0 +1,157 @@
+"""The catalog owns the words: root-cause pages and every user-facing message, in en and zh.
+
+Sits just above the model. Data lives in YAML beside this module: ``rootcauses/*.yaml`` (one
+file per family; each id with its code, severity, title templates and documentation sections)
+and ``messages.yaml`` (report headings, skip reasons, notes). Templates use ``{name}``
+placeholders; English and Chinese must use the same set (a test guards it). Checks pass
+parameters; the report asks the catalog for the sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final, Literal, cast
+
+from netdoctor.model.findings import Finding, Message, Severity
+
+__all__ = [
+    "LANGS",
+    "SECTIONS",
+    "Catalog",
+    "Entry",
+    "Lang",
+    "default_lang",
+    "load_catalog",
+    "placeholders",
+]
+
+Lang = Literal["en", "zh"]
+LANGS: Final[tuple[Lang, ...]] = ("en", "zh")
+SECTIONS: Final = ("checks", "why", "evidence", "fix", "fix_safety", "known_problems")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One root cause's page."""
+
+    id: str
+    code: str
+    severity: Severity
+    family: str
+    about: Mapping[str, str]  # lang -> one line: what the check looks for
+    titles: Mapping[str, Mapping[str, str]]  # variant -> lang -> template
+    doc: Mapping[str, Mapping[str, str]]  # section -> lang -> text
+    references: tuple[str, ...]
+    messages: Mapping[str, Mapping[str, str]]  # key -> lang -> template
+
+
+class _Keep(dict[str, str]):
+    """format_map helper: an unknown placeholder stays visible instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def placeholders(template: str) -> frozenset[str]:
+    return frozenset(
+        name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+    )
+
+
+class Catalog:
+    def __init__(self, entries: Mapping[str, Entry], messages: Mapping[str, Mapping[str, str]]):
+        self.entries = dict(entries)
+        self.by_code = {e.code: e for e in entries.values()}
+        self.messages: dict[str, Mapping[str, str]] = dict(messages)
+        for e in entries.values():
+            for key, texts in e.messages.items():
+                if key in self.messages:
+                    raise ValueError(f"catalog message {key!r} defined twice")
+                self.messages[key] = texts
+
+    def entry(self, id_or_code: str) -> Entry | None:
+        return self.entries.get(id_or_code) or self.by_code.get(id_or_code.upper())
+
+    def text(self, key: str, lang: Lang, params: Mapping[str, str] | None = None) -> str:
+        texts = self.messages.get(key)
+        if texts is None:
+            return key
+        template = texts.get(lang) or texts.get("en") or key
+        return template.format_map(_Keep(params or {}))
+
+    def render(self, message: Message, lang: Lang) -> str:
+        return self.text(message.key, lang, message.params)
+
+    def title(self, finding: Finding, lang: Lang) -> str:
+        entry = self.entries.get(finding.id)
+        if entry is None:
+            return finding.id
+        variant = entry.titles.get(finding.variant) or entry.titles["default"]
+        return variant.get(lang, variant["en"]).format_map(_Keep(finding.params))
+
+    def severity(self, finding: Finding) -> Severity:
+        if finding.severity is not None:
+            return finding.severity
+        entry = self.entries.get(finding.id)
+        return entry.severity if entry else Severity.WARNING
+
+
+def _texts(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(lang), str) for lang in LANGS):
+        raise ValueError(f"catalog {where}: needs 'en' and 'zh' strings")
+    return {lang: cast(str, raw[lang]) for lang in LANGS}
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Load the packaged catalog (once per process)."""
+    root = resources.files(__package__)
+    entries: dict[str, Entry] = {}
+    rc_dir = root.joinpath("rootcauses")
+    for item in sorted(rc_dir.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        family = item.name.removesuffix(".yaml")
+        data = _load_yaml(item.read_text(encoding="utf-8")) or {}
+        for id_, raw in data.items():
+            where = f"rootcauses/{item.name}: {id_}"
+            titles = {v: _texts(t, f"{where} title {v}") for v, t in raw["title"].items()}
+            doc = {s: _texts(raw["doc"][s], f"{where} doc {s}") for s in SECTIONS}
+            msgs = {
+                k: _texts(t, f"{where} message {k}") for k, t in (raw.get("messages") or {}).items()
+            }
+            entries[id_] = Entry(
+                id=id_,
+                code=str(raw["code"]),
+                severity=Severity(raw["severity"]),
+                family=family,
+                about=_texts(raw["about"], f"{where} about"),
+                titles=titles,
+                doc=doc,
+                references=tuple(raw["doc"].get("references") or ()),
+                messages=msgs,
+            )
+    raw_msgs = _load_yaml(root.joinpath("messages.yaml").read_text(encoding="utf-8")) or {}
+    messages = {k: _texts(v, f"messages.yaml: {k}") for k, v in raw_msgs.items()}
+    return Catalog(entries, messages)
+
+
+def default_lang(environ: Mapping[str, str] | None = None) -> Lang:
+    """``zh`` when the locale says Chinese (LC_ALL, then LC_MESSAGES, then LANG), else ``en``."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"

@@ -1,0 +1,305 @@
+"""Calico root causes (NET-3xx): the node address calico-node picked, BGP, pools, versions.
+
+Checks layer: pure functions over the Snapshot. Calico's address for a node comes from the node
+annotation ``projectcalico.org/IPv4Address``, the Calico Node resource, or calico-node's own log
+line ``Using autodetected IPv4 address on interface X: A/len`` (any of them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from netdoctor.checks.common import (
+    AddressClaim,
+    annotation_evidence,
+    iface_evidence,
+    internal_ip_evidence,
+    ip_only,
+    log_lines,
+    node_holding,
+    peers_reach,
+    smallest_supernet,
+)
+from netdoctor.checks.registry import Context, Yielded, check
+from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
+
+ANNOTATION = "projectcalico.org/IPv4Address"
+AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"
+_AUTODETECT_LOG = re.compile(r"Using autodetected IPv4 address on interface (\S+): (\S+?)(?:,|\s|$)")
+_AUTODETECT_FIELDS = ("firstFound", "kubernetes", "interface", "skipInterface", "canReach", "cidrs")
+
+
+def calico_claims(ctx: Context) -> dict[str, AddressClaim]:
+    """The IPv4 address Calico uses for each node, with every source that says so."""
+    snap = ctx.snapshot
+    agent = ctx.cni.agent("calico")
+    pods_by_node = {p.spec.node_name: p for p in agent.pods} if agent else {}
+    container = agent.agent.container if agent else "calico-node"
+    claims: dict[str, AddressClaim] = {}
+    for node in snap.nodes or ():
+        name = node.metadata.name
+        address: str | None = None
+        iface: str | None = None
+        ev: list[Evidence] = []
+        ann = node.metadata.annotations.get(ANNOTATION)
+        if ann:
+            address = ann
+            ev.append(annotation_evidence(snap, node, ANNOTATION))
+        cnode = snap.calico_node_by_node.get(name)
+        if cnode is not None and cnode.spec.bgp and cnode.spec.bgp.ipv4_address:
+            address = address or cnode.spec.bgp.ipv4_address
+            ev.append(
+                Evidence(
+                    source=snap.source("k8s.calico_nodes"),
+                    object=f"Node.crd.projectcalico.org/{cnode.metadata.name}",
+                    field="spec.bgp.ipv4Address",
+                    value=cnode.spec.bgp.ipv4_address,
+                    node=name,
+                )
+            )
+        pod = pods_by_node.get(name)
+        text = snap.log(pod, container) if pod is not None else None
+        if pod is not None and text:
+            hits = list(log_lines(text, _AUTODETECT_LOG))
+            if hits:
+                n, m = hits[-1]
+                iface = m.group(1)
+                address = address or m.group(2)
+                ev.append(
+                    Evidence(
+                        source=snap.log_source(pod.ref, container),
+                        object=f"Pod/{pod.ref}",
+                        field=f"line {n}",
+                        value=m.string.strip()[:300],
+                        node=name,
+                    )
+                )
+        if address:
+            claims[name] = AddressClaim(node=name, address=address, evidence=tuple(ev), iface=iface)
+    return claims
+
+
+@dataclass(frozen=True)
+class _CidrFix:
+    cidrs: tuple[str, ...]
+    from_facts: bool  # True: the subnets of the interfaces holding the InternalIPs
+    evidence: tuple[Evidence, ...]
+
+
+def _autodetect_cidrs(ctx: Context) -> _CidrFix | None:
+    """Subnets holding every node's InternalIP: from node facts, else the smallest supernet."""
+    snap = ctx.snapshot
+    nets: list[str] = []
+    ev: list[Evidence] = []
+    unresolved: list[str] = []
+    for node in snap.nodes or ():
+        for ip in node.internal_ips[:1]:
+            held = node_holding(snap, node.metadata.name, ip)
+            if held is not None:
+                net = str(held[1].interface.network)
+                if net not in nets:
+                    nets.append(net)
+                    ev.append(iface_evidence(snap, node.metadata.name, *held))
+            else:
+                unresolved.append(ip)
+    import ipaddress
+
+    rest = [ip for ip in unresolved if not any(ipaddress.ip_address(ip) in ipaddress.ip_network(n) for n in nets)]
+    if rest:
+        sup = smallest_supernet(rest)
+        if sup is None:
+            return None
+        nets.append(str(sup))
+    if not nets:
+        return None
+    return _CidrFix(cidrs=tuple(nets), from_facts=not rest, evidence=tuple(ev))
+
+
+def _fix_actions(ctx: Context, cidr: _CidrFix | None) -> tuple[Action, ...]:
+    snap = ctx.snapshot
+    agent = ctx.cni.agent("calico")
+    ns = agent.namespace if agent else ("calico-system" if ctx.cni.calico_operator else "kube-system")
+    ds = agent.name if agent else "calico-node"
+    cidrs = ",".join(cidr.cidrs) if cidr else "<node subnet>"
+    how = "fix.calico_cidr_from_facts" if cidr and cidr.from_facts else "fix.calico_cidr_supernet"
+    params = {"cidrs": cidrs, "namespace": ns, "daemonset": ds}
+    if ctx.cni.calico_operator:
+        inst = (snap.installations or ())[0].metadata.name if snap.installations else "default"
+        current = {}
+        if snap.installations:
+            spec = snap.installations[0].spec.get("calicoNetwork") or {}
+            current = spec.get("nodeAddressAutodetectionV4") or {}
+        # Only one autodetection method may be set: null the others in the same merge patch.
+        nulls = {k: None for k in _AUTODETECT_FIELDS if k in current}
+
+        def patch(method: dict[str, object]) -> str:
+            body = {"spec": {"calicoNetwork": {"nodeAddressAutodetectionV4": {**nulls, **method}}}}
+            doc = json.dumps(body, separators=(",", ":"))
+            return f"kubectl patch installation.operator.tigera.io {inst} --type=merge -p '{doc}'"
+
+        cidr_list = list(cidr.cidrs) if cidr else ["<node subnet>"]
+        return (
+            Action(message=Message(how, params), command=patch({"cidrs": cidr_list})),
+            Action(
+                message=Message("fix.calico_internal_ip_alt", params),
+                command=patch({"kubernetes": "NodeInternalIP"}),
+            ),
+        )
+    return (
+        Action(
+            message=Message(how, params),
+            command=f"kubectl set env daemonset/{ds} -n {ns} {AUTODETECT_ENV}=cidr={cidrs}",
+        ),
+        Action(
+            message=Message("fix.calico_internal_ip_alt", params),
+            command=f"kubectl set env daemonset/{ds} -n {ns} {AUTODETECT_ENV}=kubernetes-internal-ip",
+        ),
+    )
+
+
+def _verify_actions(ctx: Context, node: str, want: str) -> tuple[Action, ...]:
+    agent = ctx.cni.agent("calico")
+    ns = agent.namespace if agent else "kube-system"
+    ds = agent.name if agent else "calico-node"
+    out = [
+        Action(
+            message=Message("verify.calico_rollout", {"daemonset": ds}),
+            command=f"kubectl -n {ns} rollout status daemonset/{ds}",
+        ),
+        Action(
+            message=Message("verify.calico_address", {"node": node, "address": want}),
+            command=(
+                f"kubectl get node {node} -o "
+                "jsonpath='{.metadata.annotations.projectcalico\\.org/IPv4Address}'"
+            ),
+        ),
+    ]
+    q = ctx.question
+    snap = ctx.snapshot
+    if q and q.from_ and q.to:
+        src = snap.pod_by_ref.get(q.from_)
+        dst = snap.pod_by_ref.get(q.to)
+        if src and dst and dst.ips:
+            out.append(
+                Action(
+                    message=Message("verify.ping", {"from": src.ref, "to": dst.ips[0]}),
+                    command=f"kubectl exec -n {src.metadata.namespace} {src.metadata.name} -- ping -c 3 {dst.ips[0]}",
+                )
+            )
+    return tuple(out)
+
+
+def _current_method(ctx: Context) -> Evidence | None:
+    agent = ctx.cni.agent("calico")
+    if agent is None or agent.daemonset is None:
+        return None
+    c = agent.container
+    if c is None:
+        return None
+    value = c.env_value(AUTODETECT_ENV)
+    return Evidence(
+        source=ctx.snapshot.source("k8s.daemonsets"),
+        object=f"DaemonSet/{agent.namespace}/{agent.name}",
+        field=f"spec.template.spec.containers[{c.name}].env[{AUTODETECT_ENV}]",
+        value=value if value is not None else "(unset: first-found)",
+    )
+
+
+@check("calico-node-address-mismatch", code="NET-301", needs=("k8s.nodes",), cni=("calico",))
+def address_mismatch(ctx: Context) -> Iterator[Yielded]:
+    snap = ctx.snapshot
+    claims = calico_claims(ctx)
+    on_internal = {n for n, c in claims.items() if ip_only(c.address) in snap.node_by_name[n].internal_ips}
+    cidr = None
+    for name, claim in sorted(claims.items()):
+        node = snap.node_by_name[name]
+        internal = node.internal_ips
+        addr = ip_only(claim.address)
+        if not internal or addr in internal:
+            continue
+        peers = [n for n in snap.node_by_name if n != name]
+        view = peers_reach(snap, addr, peers)
+        unreachable = [p for p in view.known if p not in view.reaching]
+        if view.known and not unreachable:
+            continue  # every peer we can see has a way to it: a deliberate, working choice
+        if not view.known:
+            # No peer facts: only an odd one out (the others use their InternalIP) is a finding.
+            if not on_internal:
+                continue
+            severity, confidence, variant = Severity.WARNING, 0.6, "unconfirmed"
+        else:
+            severity, confidence, variant = Severity.CRITICAL, 1.0, "default"
+        held = node_holding(snap, name, addr)
+        iface = held[0].ifname if held else claim.iface
+        internal_held = node_holding(snap, name, internal[0])
+        ev = list(claim.evidence)
+        ev.append(internal_ip_evidence(snap, node))
+        if held is not None:
+            ev.append(iface_evidence(snap, name, *held))
+        if internal_held is not None:
+            ev.append(iface_evidence(snap, name, *internal_held))
+        for peer in unreachable:
+            ev.append(
+                Evidence(
+                    source=snap.node_source(peer, "ip_addr"),
+                    object=f"Node/{peer}",
+                    field="addresses and routes to " + addr,
+                    value="none (only the default route)",
+                    node=peer,
+                )
+            )
+        method = _current_method(ctx)
+        if method is not None:
+            ev.append(method)
+        if cidr is None:
+            cidr = _autodetect_cidrs(ctx)
+        if iface is None:
+            variant = "no_iface" if variant == "default" else variant
+        yield Finding(
+            id="calico-node-address-mismatch",
+            subject=Subject(kind="Node", name=name),
+            variant=variant,
+            params={
+                "node": name,
+                "calico_ip": claim.address,
+                "iface": iface or "",
+                "internal_ip": internal[0],
+                "internal_iface": internal_held[0].ifname if internal_held else "",
+                "peers": ", ".join(unreachable),
+            },
+            evidence=tuple(ev) + (cidr.evidence if cidr else ()),
+            fix=_fix_actions(ctx, cidr),
+            verify=_verify_actions(ctx, name, internal[0]),
+            nodes=(name, *unreachable),
+            severity=severity,
+            confidence=confidence,
+        )
+
+
+@check("calico-duplicate-node-address", code="NET-302", needs=("k8s.nodes",), cni=("calico",))
+def duplicate_address(ctx: Context) -> Iterator[Yielded]:
+    claims = calico_claims(ctx)
+    by_ip: dict[str, list[AddressClaim]] = defaultdict(list)
+    for c in claims.values():
+        by_ip[ip_only(c.address)].append(c)
+    cidr = None
+    for ip, group in sorted(by_ip.items()):
+        if len(group) < 2:
+            continue
+        names = [c.node for c in group]
+        if cidr is None:
+            cidr = _autodetect_cidrs(ctx)
+        ifaces = sorted({c.iface for c in group if c.iface})
+        yield Finding(
+            id="calico-duplicate-node-address",
+            subject=Subject(kind="Node", name=names[0]),
+            params={"address": ip, "nodes": ", ".join(names), "ifaces": ", ".join(ifaces)},
+            evidence=tuple(e for c in group for e in c.evidence),
+            fix=_fix_actions(ctx, cidr),
+            verify=_verify_actions(ctx, names[0], "")[:1],
+            nodes=tuple(names),
+        )

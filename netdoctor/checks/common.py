@@ -1,0 +1,191 @@
+"""Helpers shared by checks: addressed evidence, node addresses, subnets.
+
+Checks layer. Evidence is quoted from the snapshot exactly, with the file it came from, so a
+person can open the bundle and find the line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from netdoctor.model.findings import Evidence
+from netdoctor.model.k8s import Node, Pod
+from netdoctor.model.nodefacts import AddrInfo, Interface
+from netdoctor.model.snapshot import Snapshot
+
+__all__ = [
+    "AddressClaim",
+    "IPNet",
+    "annotation_evidence",
+    "ip_only",
+    "iface_evidence",
+    "log_lines",
+    "networks_of_node",
+    "node_holding",
+    "parse_ip",
+    "peers_reach",
+    "pod_evidence",
+    "smallest_supernet",
+]
+
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from ``10.6.130.201`` or ``10.6.130.201/24``; None when it is not one."""
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_interface(text.strip()).ip
+    except ValueError:
+        return None
+
+
+def ip_only(text: str) -> str:
+    addr = parse_ip(text)
+    return str(addr) if addr is not None else text
+
+
+def annotation_evidence(snap: Snapshot, node: Node, key: str) -> Evidence:
+    return Evidence(
+        source=snap.source("k8s.nodes"),
+        object=f"Node/{node.metadata.name}",
+        field=f"metadata.annotations[{key}]",
+        value=node.metadata.annotations.get(key, ""),
+        node=node.metadata.name,
+    )
+
+
+def internal_ip_evidence(snap: Snapshot, node: Node) -> Evidence:
+    return Evidence(
+        source=snap.source("k8s.nodes"),
+        object=f"Node/{node.metadata.name}",
+        field="status.addresses[InternalIP]",
+        value=", ".join(node.internal_ips),
+        node=node.metadata.name,
+    )
+
+
+def iface_evidence(snap: Snapshot, node: str, iface: Interface, addr: AddrInfo) -> Evidence:
+    return Evidence(
+        source=snap.node_source(node, "ip_addr"),
+        object=f"Interface/{iface.ifname}",
+        field="addr_info[].local",
+        value=f"{addr.local}/{addr.prefixlen}",
+        node=node,
+    )
+
+
+def pod_evidence(snap: Snapshot, pod: Pod, field: str, value: str) -> Evidence:
+    return Evidence(
+        source=snap.source("k8s.pods"),
+        object=f"Pod/{pod.ref}",
+        field=field,
+        value=value,
+        node=pod.spec.node_name or None,
+    )
+
+
+def log_lines(text: str, pattern: re.Pattern[str]) -> Iterator[tuple[int, re.Match[str]]]:
+    """(1-based line number, match) for each line of a log matching ``pattern``."""
+    for n, line in enumerate(text.splitlines(), 1):
+        m = pattern.search(line)
+        if m:
+            yield n, m
+
+
+def node_holding(snap: Snapshot, node: str, ip: str) -> tuple[Interface, AddrInfo] | None:
+    facts = snap.node_facts.get(node)
+    if facts is None or facts.interfaces is None:
+        return None
+    return facts.interface_with_address(ip_only(ip))
+
+
+def networks_of_node(snap: Snapshot, node: str) -> list[IPNet] | None:
+    """The global-scope networks on a node's interfaces; None without ip-addr facts."""
+    facts = snap.node_facts.get(node)
+    if facts is None or facts.interfaces is None:
+        return None
+    out: list[IPNet] = []
+    for iface in facts.interfaces:
+        for a in iface.addr_info:
+            if a.scope in ("host", "link") or not a.local:
+                continue
+            try:
+                out.append(a.interface.network)
+            except ValueError:
+                continue
+    return out
+
+
+@dataclass(frozen=True)
+class PeerView:
+    """Whether peers can reach an address, as far as their facts tell."""
+
+    known: tuple[str, ...]  # peers with ip-addr facts
+    reaching: tuple[str, ...]  # peers with an address in the same subnet, or a specific route
+    unknown: tuple[str, ...]  # peers without facts
+
+
+def peers_reach(snap: Snapshot, addr: str, peers: Iterable[str]) -> PeerView:
+    """Which peers have a way to ``addr``: an interface on its subnet or a non-default route.
+
+    A default route alone does not count: the InfiniBand and NAT cases are precisely an
+    address that the default route sends to a router that has never heard of it. Nor does a
+    peer holding the very same address (every VirtualBox VM is 10.0.2.15): it delivers to itself.
+    """
+    ip = parse_ip(addr)
+    known, reaching, unknown = [], [], []
+    for peer in peers:
+        facts = snap.node_facts.get(peer)
+        if facts is None or facts.interfaces is None:
+            unknown.append(peer)
+            continue
+        known.append(peer)
+        if ip is None:
+            continue
+        if facts.interface_with_address(str(ip)) is not None:
+            continue  # the peer holds the same address itself: its packets never leave it
+        nets = networks_of_node(snap, peer) or []
+        routed = False
+        for r in facts.routes or ():
+            net = r.network
+            if (
+                net is not None
+                and r.dst != "default"
+                and net.prefixlen > 0
+                and r.type in (None, "unicast")
+                and ip.version == net.version
+                and ip in net
+            ):
+                routed = True
+                break
+        if routed or any(ip.version == n.version and ip in n for n in nets):
+            reaching.append(peer)
+    return PeerView(tuple(known), tuple(reaching), tuple(unknown))
+
+
+def smallest_supernet(addresses: Iterable[str]) -> IPNet | None:
+    """The smallest prefix containing every address (IPv4 or IPv6, not mixed)."""
+    ips = [a for a in (parse_ip(x) for x in addresses) if a is not None]
+    if not ips or len({a.version for a in ips}) != 1:
+        return None
+    cls: type[IPNet] = ipaddress.IPv4Network if ips[0].version == 4 else ipaddress.IPv6Network
+    bits = cls(0).max_prefixlen
+    lo, hi = int(min(ips)), int(max(ips))
+    prefix = bits - (lo ^ hi).bit_length()
+    base = (lo >> (bits - prefix)) << (bits - prefix) if prefix else 0
+    return cls((base, prefix))
+
+
+@dataclass(frozen=True)
+class AddressClaim:
+    """An address a CNI agent says a node has, and where it says so."""
+
+    node: str
+    address: str  # as written, possibly with /len
+    evidence: tuple[Evidence, ...]
+    iface: str | None = None  # interface named by the source (log line), if any

@@ -1,0 +1,233 @@
+"""Flannel root causes (NET-4xx): the public IP flannel registered for each node, backends.
+
+Checks layer: pure functions over the Snapshot. Flannel records the address its VXLAN (or
+host-gw) peers must use in the node annotation ``flannel.alpha.coreos.com/public-ip``
+(``public-ip-overwrite`` wins when set); its log says ``Using interface with name X and address A``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+from netdoctor.checks.common import (
+    AddressClaim,
+    annotation_evidence,
+    iface_evidence,
+    internal_ip_evidence,
+    ip_only,
+    log_lines,
+    node_holding,
+    peers_reach,
+)
+from netdoctor.checks.registry import Context, Yielded, check
+from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
+
+PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
+PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
+_IFACE_LOG = re.compile(r"Using interface with name (\S+) and address (\S+)")
+_IFACE_ARGS = ("--iface", "--iface-regex", "--iface-can-reach", "--public-ip")
+
+
+def flannel_claims(ctx: Context) -> dict[str, AddressClaim]:
+    snap = ctx.snapshot
+    agent = ctx.cni.agent("flannel")
+    pods_by_node = {p.spec.node_name: p for p in agent.pods} if agent else {}
+    container = agent.agent.container if agent else "kube-flannel"
+    claims: dict[str, AddressClaim] = {}
+    for node in snap.nodes or ():
+        name = node.metadata.name
+        key = PUBLIC_IP_OVERWRITE if PUBLIC_IP_OVERWRITE in node.metadata.annotations else PUBLIC_IP
+        address = node.metadata.annotations.get(key)
+        if not address:
+            continue
+        ev = [annotation_evidence(snap, node, key)]
+        iface = None
+        pod = pods_by_node.get(name)
+        text = snap.log(pod, container) if pod is not None else None
+        if pod is not None and text:
+            hits = list(log_lines(text, _IFACE_LOG))
+            if hits:
+                n, m = hits[-1]
+                iface = m.group(1)
+                ev.append(
+                    Evidence(
+                        source=snap.log_source(pod.ref, container),
+                        object=f"Pod/{pod.ref}",
+                        field=f"line {n}",
+                        value=m.string.strip()[:300],
+                        node=name,
+                    )
+                )
+        held = node_holding(snap, name, address)
+        if held is not None:
+            iface = held[0].ifname
+            ev.append(iface_evidence(snap, name, *held))
+        claims[name] = AddressClaim(node=name, address=address, evidence=tuple(ev), iface=iface)
+    return claims
+
+
+def _fdb_evidence(ctx: Context, address: str) -> list[Evidence]:
+    """VXLAN forwarding entries that send to ``address``: where the duplicate IP bites."""
+    out = []
+    snap = ctx.snapshot
+    for node, facts in sorted(snap.node_facts.items()):
+        for e in facts.fdb or ():
+            if e.dst == address and (e.ifname or "").startswith("flannel"):
+                out.append(
+                    Evidence(
+                        source=snap.node_source(node, "bridge_fdb"),
+                        object=f"FDB/{e.ifname}/{e.mac}",
+                        field="dst",
+                        value=e.dst,
+                        node=node,
+                    )
+                )
+                break
+    return out
+
+
+def _iface_fix(ctx: Context) -> tuple[tuple[Action, ...], list[Evidence]]:
+    """``--iface`` naming the interface that holds each node's InternalIP (from node facts)."""
+    snap = ctx.snapshot
+    names: Counter[str] = Counter()
+    ev: list[Evidence] = []
+    missing = []
+    for node in snap.nodes or ():
+        ips = node.internal_ips
+        held = node_holding(snap, node.metadata.name, ips[0]) if ips else None
+        if held is None:
+            missing.append(node.metadata.name)
+            continue
+        if held[0].ifname not in names:
+            ev.append(iface_evidence(snap, node.metadata.name, *held))
+        names[held[0].ifname] += 1
+    agent = ctx.cni.agent("flannel")
+    ns = agent.namespace if agent else "kube-flannel"
+    ds = agent.name if agent else "kube-flannel-ds"
+    container = agent.container if agent else None
+    if not names:
+        return (
+            (
+                Action(
+                    message=Message("fix.flannel_iface_unknown", {"daemonset": ds}),
+                    command="ip -o -4 addr show to <InternalIP of the node>",
+                ),
+            ),
+            ev,
+        )
+    ifaces = [n for n, _ in names.most_common()]
+    new_args = [f"--iface={n}" for n in ifaces]
+    ops: list[dict[str, object]] = []
+    index = 0
+    if agent is not None and agent.daemonset is not None and container is not None:
+        cs = agent.daemonset.spec.template.spec.containers
+        index = next((i for i, c in enumerate(cs) if c.name == container.name), 0)
+    base = f"/spec/template/spec/containers/{index}/args"
+    old_args = list(container.args) if container else []
+    # Replace an existing --iface* choice rather than adding a second, conflicting one.
+    stale = [i for i, a in enumerate(old_args) if a.split("=", 1)[0] in _IFACE_ARGS]
+    for i in reversed(stale):
+        ops.append({"op": "remove", "path": f"{base}/{i}"})
+    if container is not None and not container.args:
+        ops.append({"op": "add", "path": base, "value": new_args})
+    else:
+        ops.extend({"op": "add", "path": f"{base}/-", "value": a} for a in new_args)
+    patch = json.dumps(ops, separators=(",", ":"))
+    params = {"iface": ", ".join(ifaces), "args": " ".join(new_args), "daemonset": ds, "namespace": ns}
+    if missing:
+        params["nodes"] = ", ".join(missing)
+    key = "fix.flannel_iface" if len(ifaces) == 1 else "fix.flannel_iface_several"
+    return (
+        (
+            Action(
+                message=Message(key, params),
+                command=f"kubectl -n {ns} patch daemonset {ds} --type=json -p '{patch}'",
+            ),
+        ),
+        ev,
+    )
+
+
+def _verify(ctx: Context) -> tuple[Action, ...]:
+    agent = ctx.cni.agent("flannel")
+    ns = agent.namespace if agent else "kube-flannel"
+    ds = agent.name if agent else "kube-flannel-ds"
+    return (
+        Action(
+            message=Message("verify.flannel_rollout", {"daemonset": ds}),
+            command=f"kubectl -n {ns} rollout status daemonset/{ds}",
+        ),
+        Action(
+            message=Message("verify.flannel_public_ips", {}),
+            command=(
+                "kubectl get nodes -o custom-columns=NAME:.metadata.name,"
+                "INTERNAL-IP:.status.addresses[0].address,"
+                "PUBLIC-IP:.metadata.annotations.flannel\\.alpha\\.coreos\\.com/public-ip"
+            ),
+        ),
+        Action(message=Message("verify.flannel_fdb", {}), command="bridge fdb show dev flannel.1"),
+    )
+
+
+@check("flannel-public-ip-duplicate", code="NET-401", needs=("k8s.nodes",), cni=("flannel",))
+def public_ip_duplicate(ctx: Context) -> Iterator[Yielded]:
+    claims = flannel_claims(ctx)
+    by_ip: dict[str, list[AddressClaim]] = defaultdict(list)
+    for c in claims.values():
+        by_ip[ip_only(c.address)].append(c)
+    for ip, group in sorted(by_ip.items()):
+        if len(group) < 2:
+            continue
+        names = [c.node for c in group]
+        fix, fix_ev = _iface_fix(ctx)
+        ifaces = sorted({c.iface for c in group if c.iface})
+        ev = [e for c in group for e in c.evidence]
+        ev += [internal_ip_evidence(ctx.snapshot, ctx.snapshot.node_by_name[n]) for n in names]
+        ev += _fdb_evidence(ctx, ip) + fix_ev
+        yield Finding(
+            id="flannel-public-ip-duplicate",
+            subject=Subject(kind="Node", name=names[0]),
+            variant="default" if ifaces else "no_iface",
+            params={"address": ip, "nodes": ", ".join(names), "ifaces": ", ".join(ifaces)},
+            evidence=tuple(ev),
+            fix=fix,
+            verify=_verify(ctx),
+            nodes=tuple(names),
+        )
+
+
+@check("flannel-public-ip-mismatch", code="NET-402", needs=("k8s.nodes",), cni=("flannel",))
+def public_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
+    snap = ctx.snapshot
+    claims = flannel_claims(ctx)
+    counts = Counter(ip_only(c.address) for c in claims.values())
+    for name, claim in sorted(claims.items()):
+        addr = ip_only(claim.address)
+        node = snap.node_by_name[name]
+        if counts[addr] > 1 or not node.internal_ips or addr in node.internal_ips:
+            continue  # duplicates are NET-401's; the InternalIP is always right
+        view = peers_reach(snap, addr, [n for n in snap.node_by_name if n != name])
+        unreachable = [p for p in view.known if p not in view.reaching]
+        if not view.known or not unreachable:
+            continue  # reachable (a dedicated NIC shared by all), or no facts to tell
+        fix, fix_ev = _iface_fix(ctx)
+        yield Finding(
+            id="flannel-public-ip-mismatch",
+            subject=Subject(kind="Node", name=name),
+            variant="default" if claim.iface else "no_iface",
+            params={
+                "node": name,
+                "address": addr,
+                "iface": claim.iface or "",
+                "internal_ip": node.internal_ips[0],
+                "peers": ", ".join(unreachable),
+            },
+            evidence=(*claim.evidence, internal_ip_evidence(snap, node), *fix_ev),
+            fix=fix,
+            verify=_verify(ctx),
+            nodes=(name, *unreachable),
+            severity=Severity.CRITICAL,
+        )

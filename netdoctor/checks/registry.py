@@ -1,0 +1,101 @@
+"""The check registry: each check is a pure function with a declared identity and data needs.
+
+Checks layer. ``@check("node-ip-forward-disabled", code="NET-101", needs=("node.sysctl",))``
+registers a function ``(ctx) -> Iterable[Finding | Note]``. The engine skips a check whose
+``needs`` are absent (naming the file), and never lets one check's crash hide the others.
+Checks never read files, call the API, or build sentences: they yield data and message keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TypeAlias
+
+from netdoctor.checks.detect import CniInfo, detect_cni
+from netdoctor.model.findings import Finding, Message
+from netdoctor.model.snapshot import Question, Snapshot
+
+__all__ = [
+    "REGISTRY",
+    "CheckSpec",
+    "Context",
+    "NotApplicable",
+    "Note",
+    "Skip",
+    "check",
+]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Partial coverage: the check ran, but could not look at everything (says what)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The check cannot decide: the data it needs is not there (says which)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """The check does not apply to this cluster (e.g. a Calico check on Flannel)."""
+
+
+Yielded: TypeAlias = Finding | Note | Skip | NotApplicable
+CheckFn: TypeAlias = Callable[["Context"], Iterable[Yielded]]
+
+
+@dataclass(eq=False)
+class Context:
+    """What a check sees: the snapshot, the question (if any), and derived facts computed once."""
+
+    snapshot: Snapshot
+    question: Question | None = None
+    path_nodes: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def cni(self) -> CniInfo:
+        return detect_cni(self.snapshot)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    code: str
+    fn: CheckFn
+    needs: tuple[str, ...]
+    cni: tuple[str, ...]  # applies only when one of these CNIs is detected (or none is known)
+    family: str
+
+    def run(self, ctx: Context) -> Iterator[Yielded]:
+        yield from self.fn(ctx)
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(
+    id: str,
+    *,
+    code: str,
+    needs: tuple[str, ...] = (),
+    cni: tuple[str, ...] = (),
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a check. ``id`` is the root-cause id it reports; ``code`` its NET-nnn."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in REGISTRY:
+            raise ValueError(f"check {id!r} registered twice")
+        if any(s.code == code for s in REGISTRY.values()):
+            raise ValueError(f"code {code!r} registered twice")
+        family = fn.__module__.rsplit(".", 1)[-1]
+        REGISTRY[id] = CheckSpec(id=id, code=code, fn=fn, needs=needs, cni=cni, family=family)
+        return fn
+
+    return register

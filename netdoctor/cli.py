@@ -1,0 +1,202 @@
+"""The command line: ``netdoctor`` (and ``kubectl netdoctor``, the same program as a plugin).
+
+CLI layer: parses flags, picks the source, calls the engine, renders the report, and maps the
+verdict to the exit status (0 healthy, 1 broken, 2 usage or input error, 3 inconclusive).
+Every error reaches the user as one line; no traceback, ever (NETDOCTOR_DEBUG=1 shows one).
+Imports are lazy so that a single call starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, NoReturn
+
+import typer
+
+from netdoctor import __version__
+from netdoctor.errors import NetdoctorError, UsageError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="netdoctor",
+    help=(
+        "Find out why pods cannot reach each other, a Service or DNS, and how to fix it.\n\n"
+        "找出 Pod 之间、Pod 到 Service 或 DNS 不通的原因，并给出修复方法。"
+    ),
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class LangOpt(StrEnum):
+    en = "en"
+    zh = "zh"
+
+
+LangFlag = Annotated[
+    LangOpt | None,
+    typer.Option("--lang", help="Language of the report: en or zh (default: from LANG/LC_ALL)."),
+]
+
+
+def _lang(value: LangOpt | None) -> str:
+    from netdoctor.catalog import default_lang
+
+    return value.value if value is not None else default_lang()
+
+
+@app.command()
+def diagnose(
+    bundle: Annotated[
+        str,
+        typer.Option("--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."),
+    ],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Source: NS/POD or node/NAME.")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Destination: NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name."),
+    ] = None,
+    port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
+    symptom: Annotated[
+        str | None, typer.Option("--symptom", help="What you saw, in your words (zh or en).")
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")] = Output.text,
+    lang: LangFlag = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this check (id or NET code); repeatable.")
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option("--skip", help="Do not run this check (id or NET code); repeatable.")
+    ] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")] = False,
+    max_bundle_size: Annotated[
+        str, typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G.")
+    ] = "8G",
+) -> None:
+    """Diagnose from a bundle: root cause, evidence, fix and how to verify it."""
+    from netdoctor.engine import diagnose as run_diagnosis
+    from netdoctor.engine.question import parse_port
+    from netdoctor.model.snapshot import Question
+    from netdoctor.report import render
+    from netdoctor.report.build import build_report
+    from netdoctor.sources.bundle import BundleSource
+
+    snap = BundleSource(bundle, max_total_bytes=_size(max_bundle_size, "--max-bundle-size")).load()
+    question = None
+    if from_ or to or port or symptom:
+        base = snap.manifest.question
+        p, proto = parse_port(port) if port else (None, "TCP")
+        question = Question(
+            from_=from_ if from_ is not None else (base.from_ if base and not to else None),
+            to=to if to is not None else (base.to if base and not from_ else None),
+            port=p if port else (base.port if base and not (from_ or to) else None),
+            protocol=proto if port else (base.protocol if base else "TCP"),
+            symptom=symptom if symptom is not None else (base.symptom if base else None),
+        )
+    diagnosis = run_diagnosis(snap, question, only=only or (), skip=skip or ())
+    report = build_report(diagnosis, _lang(lang))  # type: ignore[arg-type]
+    color = False if no_color or os.environ.get("NO_COLOR") else None
+    text = render(report, output.value, width=width, color=color)  # type: ignore[arg-type]
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    raise typer.Exit(diagnosis.verdict.exit_status)
+
+
+@app.command()
+def explain(
+    id_or_code: Annotated[str, typer.Argument(help="A root-cause id or NET code, e.g. NET-301.")],
+    lang: LangFlag = None,
+) -> None:
+    """Print a root cause's page: what it checks, why it breaks traffic, evidence, fix."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.report.explain import render_explain
+
+    entry = load_catalog().entry(id_or_code)
+    if entry is None:
+        raise UsageError(f"explain {id_or_code!r}: no such root cause (see 'netdoctor checks')")
+    sys.stdout.write(render_explain(entry, _lang(lang)))  # type: ignore[arg-type]
+
+
+@app.command(name="checks")
+def list_checks(
+    lang: LangFlag = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+) -> None:
+    """List every check: code, id, severity, what it looks for, the data it needs."""
+    from netdoctor.report.explain import render_checks
+
+    sys.stdout.write(render_checks(_lang(lang), output.value))  # type: ignore[arg-type]
+
+
+@app.command()
+def version() -> None:
+    """Print netdoctor's version."""
+    sys.stdout.write(f"netdoctor {__version__}\n")
+
+
+def _size(text: str, flag: str) -> int:
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = float(num) * units[unit]
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected a size such as 512M or 8G") from None
+    if value <= 0:
+        raise UsageError(f"{flag} {text!r}: must be positive")
+    return int(value)
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    sys.stderr.write(f"netdoctor: error: {message}\n")
+    sys.exit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of both console scripts."""
+    import click
+
+    try:
+        # standalone_mode=False: click returns an Exit's status instead of calling sys.exit.
+        status = app(args=argv, prog_name="netdoctor", standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else 0)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except click.UsageError as e:
+        _fail(" ".join(e.format_message().split()))
+    except click.ClickException as e:
+        _fail(" ".join(e.format_message().split()))
+    except NetdoctorError as e:
+        if os.environ.get("NETDOCTOR_DEBUG"):
+            raise
+        _fail(" ".join(str(e).split()), e.exit_status)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:  # the promise: never a traceback for the user
+        if os.environ.get("NETDOCTOR_DEBUG"):
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (NETDOCTOR_DEBUG=1 shows the traceback)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Turn a Diagnosis into the report model, in one language.
+
+Report layer: the only place where findings become sentences (through the catalog). Every
+renderer then reads the same Report.
+"""
+
+from __future__ import annotations
+
+from netdoctor import __version__
+from netdoctor.catalog import Catalog, Lang, load_catalog
+from netdoctor.engine import Diagnosis
+from netdoctor.model.findings import Action, CheckStatus, Evidence, Verdict
+from netdoctor.model.snapshot import Probe
+from netdoctor.report.model import (
+    CheckRow,
+    EvidenceRow,
+    FindingRow,
+    InputInfo,
+    InputNoteRow,
+    ProbeRow,
+    QuestionRow,
+    Report,
+    StepRow,
+    SubjectRow,
+    ToolInfo,
+)
+
+__all__ = ["build_report"]
+
+
+def _ev(e: Evidence) -> EvidenceRow:
+    return EvidenceRow(source=e.source, object=e.object, field=e.field, value=e.value, node=e.node)
+
+
+def _steps(cat: Catalog, actions: tuple[Action, ...], lang: Lang) -> list[StepRow]:
+    return [StepRow(description=cat.render(a.message, lang), command=a.command) for a in actions]
+
+
+def _probe_end(end: object) -> str:
+    for attr in ("pod", "service", "node", "ip"):
+        value = getattr(end, attr, None)
+        if value:
+            port = getattr(end, "port", None)
+            return f"{value}:{port}" if port and attr == "ip" else str(value)
+    return "?"
+
+
+def _probe(p: Probe) -> ProbeRow:
+    target = _probe_end(p.to)
+    if p.to.port and not p.to.ip:
+        target += f":{p.to.port}"
+    return ProbeRow(
+        name=p.name,
+        kind=p.kind,
+        source=_probe_end(p.from_),
+        target=target,
+        result=p.result,
+        detail=p.detail,
+        attempts=p.attempts,
+        succeeded=p.succeeded,
+    )
+
+
+def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) -> Report:
+    cat = catalog or load_catalog()
+    snap = d.snapshot
+    findings = []
+    for r in d.findings:
+        f = r.finding
+        findings.append(
+            FindingRow(
+                id=f.id,
+                code=r.code,
+                severity=r.severity.value,
+                on_path=r.on_path,
+                subject=SubjectRow(
+                    kind=f.subject.kind, name=f.subject.name, namespace=f.subject.namespace
+                ),
+                title=cat.title(f, lang),
+                evidence=[_ev(e) for e in f.evidence],
+                fix=_steps(cat, f.fix, lang),
+                verify=_steps(cat, f.verify, lang),
+                notes=[cat.render(m, lang) for m in f.notes],
+                confidence=f.confidence,
+            )
+        )
+    checks = []
+    for o in d.outcomes:
+        entry = cat.entry(o.check_id)
+        checks.append(
+            CheckRow(
+                id=o.check_id,
+                code=entry.code if entry else "",
+                status=o.status.value,
+                title=entry.about[lang] if entry else "",
+                reason=cat.render(o.reason, lang) if o.reason else None,
+                notes=[cat.render(m, lang) for m in o.notes],
+            )
+        )
+    reasons = [cat.render(m, lang) for m in d.reasons]
+    if d.verdict is Verdict.BROKEN:
+        top = findings[0]
+        summary = cat.text("summary.broken", lang, {"code": top.code, "title": top.title})
+    elif d.verdict is Verdict.HEALTHY:
+        ok = sum(1 for o in d.outcomes if o.status is CheckStatus.OK)
+        summary = cat.text("summary.healthy", lang, {"count": str(ok)})
+    else:
+        summary = cat.text("summary.inconclusive", lang, {"reasons": "; ".join(reasons)})
+    q = d.question
+    question = (
+        QuestionRow(
+            from_=q.from_, to=q.to, port=q.port, protocol=q.protocol if q.port else None,
+            symptom=q.symptom,
+        )
+        if q is not None
+        else None
+    )
+    labels = {k: v.get(lang, v["en"]) for k, v in cat.messages.items() if k.startswith("ui.")}
+    return Report(
+        tool=ToolInfo(name="netdoctor", version=__version__),
+        lang=lang,
+        input=InputInfo(
+            kind=snap.source_kind,
+            path=snap.source_path,
+            notes=[InputNoteRow(file=n.file, note=n.note, detail=n.detail) for n in snap.input_notes],
+            cluster=snap.manifest.cluster,
+            collected_at=snap.manifest.collected_at,
+        ),
+        question=question,
+        verdict=d.verdict.value,
+        summary=summary,
+        reasons=reasons,
+        cni=list(d.cni.names),
+        findings=findings,
+        checks=checks,
+        probes=[_probe(p) for p in d.probes],
+        exit_status=d.verdict.exit_status,
+        labels=labels,
+    )
