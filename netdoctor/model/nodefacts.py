@@ -33,7 +33,7 @@ class _F(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base for decoded command output: immutable, keys as the command prints them."""
 
 
-class AddrInfo(_F):
+class AddrInfo(_F, frozen=True):
     family: str = ""  # "inet" | "inet6"
     local: str = ""
     prefixlen: int = 0
@@ -48,13 +48,13 @@ class AddrInfo(_F):
         return ipaddress.ip_interface(f"{self.local}/{self.prefixlen}")
 
 
-class LinkInfo(_F):
+class LinkInfo(_F, frozen=True):
     info_kind: str | None = None
     info_slave_kind: str | None = None
     info_data: dict[str, Any] | None = None
 
 
-class Interface(_F):
+class Interface(_F, frozen=True):
     """One entry of ``ip -j -d addr show``."""
 
     ifindex: int = 0
@@ -83,14 +83,14 @@ class Interface(_F):
         return [a for a in self.addr_info if a.family == family and a.local]
 
 
-class NextHop(_F):
+class NextHop(_F, frozen=True):
     gateway: str | None = None
     dev: str | None = None
     weight: int | None = None
     flags: list[str] = msgspec.field(default_factory=list)
 
 
-class Route(_F):
+class Route(_F, frozen=True):
     """One entry of ``ip -j route show table all``."""
 
     dst: str = ""  # "default", a prefix "10.30.0.0/26", or a host "10.6.131.36"
@@ -121,7 +121,7 @@ class Route(_F):
             return None
 
 
-class RoutingRule(_F):
+class RoutingRule(_F, frozen=True):
     """One entry of ``ip -j rule show``."""
 
     priority: int = 0
@@ -138,7 +138,7 @@ class RoutingRule(_F):
     not_: bool = msgspec.field(default=False, name="not")
 
 
-class Neighbour(_F):
+class Neighbour(_F, frozen=True):
     """One entry of ``ip -j neigh show``."""
 
     dst: str = ""
@@ -148,7 +148,7 @@ class Neighbour(_F):
     router: bool | None = None
 
 
-class FdbEntry(_F):
+class FdbEntry(_F, frozen=True):
     """One entry of ``bridge -j fdb show``."""
 
     mac: str = ""
@@ -161,7 +161,7 @@ class FdbEntry(_F):
     state: str | None = None
 
 
-class IptRule(_F):
+class IptRule(_F, frozen=True):
     """One ``-A CHAIN ...`` line of ``iptables-save``, with its common matches pulled out.
 
     ``args`` keeps every token in order (so nothing is lost); the named fields are the ones
@@ -193,18 +193,18 @@ class IptRule(_F):
     target_args: tuple[str, ...] = ()
 
 
-class Chain(_F):
+class Chain(_F, frozen=True):
     name: str
     policy: str | None = None  # None for user-defined chains ("-")
     rules: tuple[IptRule, ...] = ()
 
 
-class Table(_F):
+class Table(_F, frozen=True):
     name: str
     chains: dict[str, Chain] = msgspec.field(default_factory=dict)
 
 
-class Ruleset(_F):
+class Ruleset(_F, frozen=True):
     """A whole ``iptables-save`` output: tables in the order they were printed."""
 
     tables: dict[str, Table] = msgspec.field(default_factory=dict)
