@@ -12,7 +12,9 @@ Format = Literal["text", "json", "markdown"]
 FORMATS: tuple[Format, ...] = ("text", "json", "markdown")
 
 
-def render(report: Report, fmt: Format, *, width: int | None = None, color: bool | None = None) -> str:
+def render(
+    report: Report, fmt: Format, *, width: int | None = None, color: bool | None = None
+) -> str:
     if fmt == "json":
         from netdoctor.report.render_json import render_json
 

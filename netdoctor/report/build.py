@@ -10,7 +10,7 @@ from netdoctor import __version__
 from netdoctor.catalog import Catalog, Lang, load_catalog
 from netdoctor.engine import Diagnosis
 from netdoctor.model.findings import Action, CheckStatus, Evidence, Verdict
-from netdoctor.model.snapshot import Probe
+from netdoctor.model.snapshot import InputNote, Probe
 from netdoctor.report.model import (
     CheckRow,
     EvidenceRow,
@@ -61,6 +61,30 @@ def _probe(p: Probe) -> ProbeRow:
     )
 
 
+def _fold_notes(
+    cat: Catalog, lang: Lang, notes: tuple[InputNote, ...], node_count: int
+) -> list[InputNoteRow]:
+    """One row per per-node file name and kind of note: 1,000 nodes must not mean 1,000 rows."""
+    rows: list[InputNoteRow] = []
+    per_node: dict[tuple[str, str], list[str]] = {}
+    for n in notes:
+        parts = n.file.split("/", 2)
+        if len(parts) == 3 and parts[0] == "nodes" and not n.detail:
+            per_node.setdefault((parts[2], n.note), []).append(parts[1])
+        else:
+            rows.append(InputNoteRow(file=n.file, note=n.note, detail=n.detail))
+    for (name, note), nodes in per_node.items():
+        if len(nodes) == 1:
+            rows.append(InputNoteRow(file=f"nodes/{nodes[0]}/{name}", note=note))
+            continue
+        shown = ", ".join(nodes[:5]) + (f", +{len(nodes) - 5}" if len(nodes) > 5 else "")
+        every = len(nodes) == node_count
+        key = "input.on_all_nodes" if every else "input.on_some_nodes"
+        detail = cat.text(key, lang, {"count": str(len(nodes)), "nodes": shown})
+        rows.append(InputNoteRow(file=f"nodes/*/{name}", note=note, detail=detail))
+    return rows
+
+
 def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) -> Report:
     cat = catalog or load_catalog()
     snap = d.snapshot
@@ -109,20 +133,27 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
     q = d.question
     question = (
         QuestionRow(
-            from_=q.from_, to=q.to, port=q.port, protocol=q.protocol if q.port else None,
+            from_=q.from_,
+            to=q.to,
+            port=q.port,
+            protocol=q.protocol if q.port else None,
             symptom=q.symptom,
         )
         if q is not None
         else None
     )
-    labels = {k: v.get(lang, v["en"]) for k, v in cat.messages.items() if k.startswith("ui.")}
+    labels = {
+        k.removeprefix("ui."): v.get(lang, v["en"])
+        for k, v in cat.messages.items()
+        if k.startswith("ui.")
+    }
     return Report(
         tool=ToolInfo(name="netdoctor", version=__version__),
         lang=lang,
         input=InputInfo(
             kind=snap.source_kind,
             path=snap.source_path,
-            notes=[InputNoteRow(file=n.file, note=n.note, detail=n.detail) for n in snap.input_notes],
+            notes=_fold_notes(cat, lang, snap.input_notes, len(snap.node_facts)),
             cluster=snap.manifest.cluster,
             collected_at=snap.manifest.collected_at,
         ),

@@ -19,10 +19,16 @@ __all__ = ["render_checks", "render_explain"]
 def render_explain(entry: Entry, lang: Lang) -> str:
     cat = load_catalog()
     lines = [f"{entry.code}  {entry.id}", entry.about[lang]]
-    lines.append(f"{cat.text('explain.severity', lang)}: {cat.text('severity.' + entry.severity.value, lang)}")
+    lines.append(
+        cat.text("explain.severity", lang)
+        + ": "
+        + cat.text("severity." + entry.severity.value, lang)
+    )
     spec = REGISTRY.get(entry.id)
     if spec is not None and spec.needs:
-        lines.append(f"{cat.text('explain.needs', lang)}: " + ", ".join(path_for(n) for n in spec.needs))
+        lines.append(
+            f"{cat.text('explain.needs', lang)}: " + ", ".join(path_for(n) for n in spec.needs)
+        )
     for section in SECTIONS:
         lines += ["", f"## {cat.text('explain.' + section, lang)}"]
         width = 50 if lang == "zh" else 96  # Chinese characters take two cells each

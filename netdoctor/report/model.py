@@ -33,7 +33,7 @@ class _R(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=False):
     pass
 
 
-class ToolInfo(_R):
+class ToolInfo(_R, kw_only=True):
     name: str = "netdoctor"
     version: str
 
@@ -138,7 +138,7 @@ class ProbeRow(_R):
     succeeded: int = 0
 
 
-class Report(_R):
+class Report(_R, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     tool: ToolInfo
     lang: str
