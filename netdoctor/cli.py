@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from netdoctor import __version__
 from netdoctor.errors import NetdoctorError, UsageError
+
+if TYPE_CHECKING:
+    from netdoctor.catalog import Lang
 
 __all__ = ["app", "main"]
 
@@ -50,41 +53,56 @@ LangFlag = Annotated[
 ]
 
 
-def _lang(value: LangOpt | None) -> str:
+def _lang(value: LangOpt | None) -> Lang:
     from netdoctor.catalog import default_lang
 
-    return value.value if value is not None else default_lang()
+    if value is None:
+        return default_lang()
+    return "zh" if value is LangOpt.zh else "en"
 
 
 @app.command()
 def diagnose(
     bundle: Annotated[
         str,
-        typer.Option("--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."),
+        typer.Option(
+            "--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."
+        ),
     ],
     from_: Annotated[
         str | None, typer.Option("--from", help="Source: NS/POD or node/NAME.")
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Destination: NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name."),
+        typer.Option(
+            "--to", help="Destination: NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name."
+        ),
     ] = None,
     port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
     symptom: Annotated[
         str | None, typer.Option("--symptom", help="What you saw, in your words (zh or en).")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")] = Output.text,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="text, json or markdown.")
+    ] = Output.text,
     lang: LangFlag = None,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only this check (id or NET code); repeatable.")
+        list[str] | None,
+        typer.Option("--only", help="Run only this check (id or NET code); repeatable."),
     ] = None,
     skip: Annotated[
-        list[str] | None, typer.Option("--skip", help="Do not run this check (id or NET code); repeatable.")
+        list[str] | None,
+        typer.Option("--skip", help="Do not run this check (id or NET code); repeatable."),
     ] = None,
-    width: Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")] = None,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")] = False,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Terminal width for text output.")
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text without colours.")
+    ] = False,
     max_bundle_size: Annotated[
-        str, typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G.")
+        str,
+        typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G."),
     ] = "8G",
 ) -> None:
     """Diagnose from a bundle: root cause, evidence, fix and how to verify it."""
@@ -108,9 +126,9 @@ def diagnose(
             symptom=symptom if symptom is not None else (base.symptom if base else None),
         )
     diagnosis = run_diagnosis(snap, question, only=only or (), skip=skip or ())
-    report = build_report(diagnosis, _lang(lang))  # type: ignore[arg-type]
-    color = False if no_color or os.environ.get("NO_COLOR") else None
-    text = render(report, output.value, width=width, color=color)  # type: ignore[arg-type]
+    report = build_report(diagnosis, _lang(lang))
+    color = sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+    text = render(report, output.value, width=width, color=color)
     sys.stdout.write(text)
     sys.stdout.flush()
     raise typer.Exit(diagnosis.verdict.exit_status)
@@ -128,7 +146,7 @@ def explain(
     entry = load_catalog().entry(id_or_code)
     if entry is None:
         raise UsageError(f"explain {id_or_code!r}: no such root cause (see 'netdoctor checks')")
-    sys.stdout.write(render_explain(entry, _lang(lang)))  # type: ignore[arg-type]
+    sys.stdout.write(render_explain(entry, _lang(lang)))
 
 
 @app.command(name="checks")
@@ -139,7 +157,7 @@ def list_checks(
     """List every check: code, id, severity, what it looks for, the data it needs."""
     from netdoctor.report.explain import render_checks
 
-    sys.stdout.write(render_checks(_lang(lang), output.value))  # type: ignore[arg-type]
+    sys.stdout.write(render_checks(_lang(lang), output.value))
 
 
 @app.command()

@@ -34,16 +34,26 @@ def node(
         "metadata": {
             "name": name,
             "uid": f"uid-node-{name}",
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **(labels or {})},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                **(labels or {}),
+            },
             "annotations": annotations or {},
         },
-        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr] if pod_cidr else [], "taints": taints or []},
+        "spec": {
+            "podCIDR": pod_cidr,
+            "podCIDRs": [pod_cidr] if pod_cidr else [],
+            "taints": taints or [],
+        },
         "status": {
             "addresses": [
                 {"type": "InternalIP", "address": internal_ip},
                 {"type": "Hostname", "address": name},
             ],
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady"}],
+            "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady"}
+            ],
             "nodeInfo": {"kubeletVersion": "v1.28.6", "kernelVersion": "5.15.0-91-generic"},
         },
     }
@@ -76,7 +86,15 @@ def pod(
             "uid": f"uid-pod-{ns}-{name}",
             "labels": labels or {},
             "ownerReferences": (
-                [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1], "uid": owner[2], "controller": True}]
+                [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": owner[0],
+                        "name": owner[1],
+                        "uid": owner[2],
+                        "controller": True,
+                    }
+                ]
                 if owner
                 else []
             ),
@@ -103,7 +121,14 @@ def pod(
     }
 
 
-def daemonset(ns: str, name: str, container: Obj, *, uid: str | None = None, labels: dict[str, str] | None = None) -> Obj:
+def daemonset(
+    ns: str,
+    name: str,
+    container: Obj,
+    *,
+    uid: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Obj:
     sel = labels or {"k8s-app": name}
     return {
         "apiVersion": "apps/v1",
@@ -138,7 +163,13 @@ def iface(name: str, *addrs: str, index: int = 2, kind: str | None = None, mtu: 
     for a in addrs:
         local, _, plen = a.partition("/")
         out["addr_info"].append(
-            {"family": "inet", "local": local, "prefixlen": int(plen or 32), "scope": "global", "label": name}
+            {
+                "family": "inet",
+                "local": local,
+                "prefixlen": int(plen or 32),
+                "scope": "global",
+                "label": name,
+            }
         )
     if kind:
         out["linkinfo"] = {"info_kind": kind}
@@ -162,7 +193,9 @@ def facts(
     from netdoctor.model.nodefacts import FdbEntry
 
     return NetFacts(
-        interfaces=tuple(msgspec.convert(interfaces, list[Interface])) if interfaces is not None else None,
+        interfaces=tuple(msgspec.convert(interfaces, list[Interface]))
+        if interfaces is not None
+        else None,
         routes=tuple(msgspec.convert(routes, list[Route])) if routes is not None else None,
         sysctl=sysctl,
         fdb=tuple(msgspec.convert(fdb, list[FdbEntry])) if fdb is not None else None,

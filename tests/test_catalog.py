@@ -28,7 +28,8 @@ def test_entry_has_every_section_in_both_languages(entry):
         for lang in LANGS:
             assert entry.doc[section][lang].strip(), (entry.id, section, lang)
     assert entry.references, entry.id
-    assert entry.about["en"] and entry.about["zh"]
+    assert entry.about["en"]
+    assert entry.about["zh"]
 
 
 @pytest.mark.parametrize("entry", list(CAT.entries.values()), ids=lambda e: e.code)
@@ -56,7 +57,9 @@ def test_every_message_key_used_in_the_code_exists_in_the_catalog():
     used = set()
     for path in PKG.rglob("*.py"):
         used |= set(re.findall(r'Message\(\s*"([a-z_.0-9]+)"', path.read_text(encoding="utf-8")))
-        used |= set(re.findall(r'cat(?:alog)?\.text\(\s*"([a-z_.0-9]+)"', path.read_text(encoding="utf-8")))
+        used |= set(
+            re.findall(r'cat(?:alog)?\.text\(\s*"([a-z_.0-9]+)"\s*[,)]', path.read_text(encoding="utf-8"))
+        )
     assert used, "the scan found no message keys: the pattern is stale"
     missing = sorted(k for k in used if k not in CAT.messages)
     assert missing == []
@@ -74,12 +77,16 @@ def test_variants_named_in_the_code_exist_for_their_id():
 
 @pytest.mark.skipif(not ROOT_CAUSES_DOC.exists(), reason="shared/docs not beside the project")
 def test_ids_and_codes_agree_with_the_shared_root_cause_catalog():
-    rows = dict(re.findall(r"^\| ([a-z0-9-]+) \| (NET-\d{3}) \|", ROOT_CAUSES_DOC.read_text(), re.M))
+    rows = dict(
+        re.findall(r"^\| ([a-z0-9-]+) \| (NET-\d{3}) \|", ROOT_CAUSES_DOC.read_text(), re.M)
+    )
     for entry in CAT.entries.values():
         if entry.id in rows:
             assert rows[entry.id] == entry.code, entry.id
         else:
-            assert entry.code not in rows.values(), f"{entry.code} is taken by another id in root-causes.md"
+            assert entry.code not in rows.values(), (
+                f"{entry.code} is taken by another id in root-causes.md"
+            )
 
 
 def test_explain_finds_an_entry_by_code_in_any_case_and_by_id():

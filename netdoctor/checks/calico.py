@@ -7,6 +7,7 @@ line ``Using autodetected IPv4 address on interface X: A/len`` (any of them).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -29,7 +30,9 @@ from netdoctor.model.findings import Action, Evidence, Finding, Message, Severit
 
 ANNOTATION = "projectcalico.org/IPv4Address"
 AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"
-_AUTODETECT_LOG = re.compile(r"Using autodetected IPv4 address on interface (\S+): (\S+?)(?:,|\s|$)")
+_AUTODETECT_LOG = re.compile(
+    r"Using autodetected IPv4 address on interface (\S+): (\S+?)(?:,|\s|$)"
+)
 _AUTODETECT_FIELDS = ("firstFound", "kubernetes", "interface", "skipInterface", "canReach", "cidrs")
 
 
@@ -106,9 +109,12 @@ def _autodetect_cidrs(ctx: Context) -> _CidrFix | None:
                     ev.append(iface_evidence(snap, node.metadata.name, *held))
             else:
                 unresolved.append(ip)
-    import ipaddress
 
-    rest = [ip for ip in unresolved if not any(ipaddress.ip_address(ip) in ipaddress.ip_network(n) for n in nets)]
+    rest = [
+        ip
+        for ip in unresolved
+        if not any(ipaddress.ip_address(ip) in ipaddress.ip_network(n) for n in nets)
+    ]
     if rest:
         sup = smallest_supernet(rest)
         if sup is None:
@@ -122,14 +128,18 @@ def _autodetect_cidrs(ctx: Context) -> _CidrFix | None:
 def _fix_actions(ctx: Context, cidr: _CidrFix | None) -> tuple[Action, ...]:
     snap = ctx.snapshot
     agent = ctx.cni.agent("calico")
-    ns = agent.namespace if agent else ("calico-system" if ctx.cni.calico_operator else "kube-system")
+    ns = (
+        agent.namespace
+        if agent
+        else ("calico-system" if ctx.cni.calico_operator else "kube-system")
+    )
     ds = agent.name if agent else "calico-node"
     cidrs = ",".join(cidr.cidrs) if cidr else "<node subnet>"
     how = "fix.calico_cidr_from_facts" if cidr and cidr.from_facts else "fix.calico_cidr_supernet"
     params = {"cidrs": cidrs, "namespace": ns, "daemonset": ds}
     if ctx.cni.calico_operator:
         inst = (snap.installations or ())[0].metadata.name if snap.installations else "default"
-        current = {}
+        current: dict[str, object] = {}
         if snap.installations:
             spec = snap.installations[0].spec.get("calicoNetwork") or {}
             current = spec.get("nodeAddressAutodetectionV4") or {}
@@ -156,7 +166,9 @@ def _fix_actions(ctx: Context, cidr: _CidrFix | None) -> tuple[Action, ...]:
         ),
         Action(
             message=Message("fix.calico_internal_ip_alt", params),
-            command=f"kubectl set env daemonset/{ds} -n {ns} {AUTODETECT_ENV}=kubernetes-internal-ip",
+            command=(
+                f"kubectl set env daemonset/{ds} -n {ns} {AUTODETECT_ENV}=kubernetes-internal-ip"
+            ),
         ),
     )
 
@@ -187,7 +199,10 @@ def _verify_actions(ctx: Context, node: str, want: str) -> tuple[Action, ...]:
             out.append(
                 Action(
                     message=Message("verify.ping", {"from": src.ref, "to": dst.ips[0]}),
-                    command=f"kubectl exec -n {src.metadata.namespace} {src.metadata.name} -- ping -c 3 {dst.ips[0]}",
+                    command=(
+                        f"kubectl exec -n {src.metadata.namespace} {src.metadata.name}"
+                        f" -- ping -c 3 {dst.ips[0]}"
+                    ),
                 )
             )
     return tuple(out)
@@ -213,7 +228,9 @@ def _current_method(ctx: Context) -> Evidence | None:
 def address_mismatch(ctx: Context) -> Iterator[Yielded]:
     snap = ctx.snapshot
     claims = calico_claims(ctx)
-    on_internal = {n for n, c in claims.items() if ip_only(c.address) in snap.node_by_name[n].internal_ips}
+    on_internal = {
+        n for n, c in claims.items() if ip_only(c.address) in snap.node_by_name[n].internal_ips
+    }
     cidr = None
     for name, claim in sorted(claims.items()):
         node = snap.node_by_name[name]

@@ -116,7 +116,10 @@ def agent_unhealthy(ctx: Context) -> Iterator[Yielded]:
                     verify=(
                         Action(
                             message=Message("verify.agent_pods", {"agent": ds}),
-                            command=f"kubectl -n {ns} get pods{sel} -o wide --field-selector spec.nodeName={name}",
+                            command=(
+                                f"kubectl -n {ns} get pods{sel} -o wide"
+                                f" --field-selector spec.nodeName={name}"
+                            ),
                         ),
                     ),
                     nodes=(name,),
@@ -153,11 +156,15 @@ def _pod_problems(
                 )
             )
         ev.append(
-            pod_evidence(snap, pod, f"status.containerStatuses[{cname}].ready", str(status.ready).lower())
+            pod_evidence(
+                snap, pod, f"status.containerStatuses[{cname}].ready", str(status.ready).lower()
+            )
         )
         if restarts:
             ev.append(
-                pod_evidence(snap, pod, f"status.containerStatuses[{cname}].restartCount", str(restarts))
+                pod_evidence(
+                    snap, pod, f"status.containerStatuses[{cname}].restartCount", str(restarts)
+                )
             )
         term = status.last_state.terminated
         if term is not None and (term.reason or term.message):
@@ -171,10 +178,17 @@ def _pod_problems(
             )
     for cond in pod.status.conditions:
         if cond.type == "Ready" and cond.status != "True" and cond.message:
-            ev.append(pod_evidence(snap, pod, "status.conditions[Ready].message", cond.message[:300]))
+            ev.append(
+                pod_evidence(snap, pod, "status.conditions[Ready].message", cond.message[:300])
+            )
     for e in snap.events or ():
         io = e.involved_object
-        if io.kind == "Pod" and io.name == pod.metadata.name and io.namespace == ns and e.type == "Warning":
+        if (
+            io.kind == "Pod"
+            and io.name == pod.metadata.name
+            and io.namespace == ns
+            and e.type == "Warning"
+        ):
             ev.append(
                 Evidence(
                     source=snap.source("k8s.events"),
@@ -204,7 +218,9 @@ def _pod_problems(
         fix=(
             Action(
                 message=Message("fix.agent_read_error", {"pod": pod.metadata.name}),
-                command=f"kubectl -n {ns} logs {pod.metadata.name} -c {container} --previous --tail=100",
+                command=(
+                    f"kubectl -n {ns} logs {pod.metadata.name} -c {container} --previous --tail=100"
+                ),
             ),
             Action(
                 message=Message("fix.agent_restart", {"pod": pod.metadata.name}),
@@ -214,7 +230,9 @@ def _pod_problems(
         verify=(
             Action(
                 message=Message("verify.agent_pods", {"agent": agent.name}),
-                command=f"kubectl -n {ns} get pods{sel} -o wide --field-selector spec.nodeName={node}",
+                command=(
+                    f"kubectl -n {ns} get pods{sel} -o wide --field-selector spec.nodeName={node}"
+                ),
             ),
         ),
         nodes=(node,) if node else (),

@@ -136,7 +136,12 @@ def _iface_fix(ctx: Context) -> tuple[tuple[Action, ...], list[Evidence]]:
     else:
         ops.extend({"op": "add", "path": f"{base}/-", "value": a} for a in new_args)
     patch = json.dumps(ops, separators=(",", ":"))
-    params = {"iface": ", ".join(ifaces), "args": " ".join(new_args), "daemonset": ds, "namespace": ns}
+    params = {
+        "iface": ", ".join(ifaces),
+        "args": " ".join(new_args),
+        "daemonset": ds,
+        "namespace": ns,
+    }
     if missing:
         params["nodes"] = ", ".join(missing)
     key = "fix.flannel_iface" if len(ifaces) == 1 else "fix.flannel_iface_several"

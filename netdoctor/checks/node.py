@@ -24,12 +24,20 @@ def ip_forward_disabled(ctx: Context) -> Iterator[Yielded]:
     for node in snap.node_by_name:
         facts = snap.node_facts.get(node)
         if facts is None or facts.sysctl is None:
-            yield Note(Message("note.node_file_missing", {"node": node, "path": snap.node_source(node, "sysctl")}))
+            yield Note(
+                Message(
+                    "note.node_file_missing",
+                    {"node": node, "path": snap.node_source(node, "sysctl")},
+                )
+            )
             continue
         value = facts.sysctl.get(IP_FORWARD)
         if value is None:
             yield Note(
-                Message("note.sysctl_key_missing", {"node": node, "key": IP_FORWARD, "path": snap.node_source(node, "sysctl")})
+                Message(
+                    "note.sysctl_key_missing",
+                    {"node": node, "key": IP_FORWARD, "path": snap.node_source(node, "sysctl")},
+                )
             )
             continue
         if value.strip() == "0":
@@ -63,7 +71,8 @@ def ip_forward_disabled(ctx: Context) -> Iterator[Yielded]:
                 Action(
                     message=Message("fix.ip_forward_persist", {"node": node}),
                     command=(
-                        "echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/99-kubernetes-ip-forward.conf"
+                        "echo 'net.ipv4.ip_forward = 1'"
+                        " > /etc/sysctl.d/99-kubernetes-ip-forward.conf"
                         " && sysctl --system"
                     ),
                 ),
@@ -91,6 +100,7 @@ def internal_ip_duplicate(ctx: Context) -> Iterator[Yielded]:
         fixes = []
         for name in names:
             candidate = _unique_address(ctx, name, ip, names)
+            node_ip = candidate or f"<address of {name}>"
             fixes.append(
                 Action(
                     message=Message(
@@ -98,7 +108,7 @@ def internal_ip_duplicate(ctx: Context) -> Iterator[Yielded]:
                         {"node": name, "address": candidate or ""},
                     ),
                     command=(
-                        f"echo 'KUBELET_EXTRA_ARGS=--node-ip={candidate or '<address of ' + name + '>'}'"
+                        f"echo 'KUBELET_EXTRA_ARGS=--node-ip={node_ip}'"
                         " >> /etc/default/kubelet && systemctl restart kubelet"
                     ),
                 )

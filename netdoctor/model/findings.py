@@ -65,7 +65,11 @@ class Subject(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def ref(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+        return (
+            f"{self.kind}/{self.namespace}/{self.name}"
+            if self.namespace
+            else f"{self.kind}/{self.name}"
+        )
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):

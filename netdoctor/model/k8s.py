@@ -57,14 +57,14 @@ class _K(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
     """Base for decoded API structs: immutable, camelCase on the wire, no GC tracking."""
 
 
-class OwnerReference(_K):
+class OwnerReference(_K, frozen=True):
     kind: str = ""
     name: str = ""
     uid: str = ""
     controller: bool = False
 
 
-class ObjectMeta(_K):
+class ObjectMeta(_K, frozen=True):
     name: str = ""
     namespace: str = ""
     uid: str = ""
@@ -76,7 +76,7 @@ class ObjectMeta(_K):
     resource_version: str = ""
 
 
-class K8sObject(_K):
+class K8sObject(_K, frozen=True):
     api_version: str = ""
     kind: str = ""
     metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)
@@ -108,13 +108,13 @@ class KList(msgspec.Struct, Generic[T], kw_only=True, rename="camel"):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class LabelRequirement(_K):
+class LabelRequirement(_K, frozen=True):
     key: str
     operator: str
     values: list[str] = msgspec.field(default_factory=list)
 
 
-class LabelSelector(_K):
+class LabelSelector(_K, frozen=True):
     match_labels: dict[str, str] = msgspec.field(default_factory=dict)
     match_expressions: list[LabelRequirement] = msgspec.field(default_factory=list)
 
@@ -122,45 +122,45 @@ class LabelSelector(_K):
 # --- Nodes -------------------------------------------------------------------------------------
 
 
-class NodeAddress(_K):
+class NodeAddress(_K, frozen=True):
     type: str
     address: str
 
 
-class NodeCondition(_K):
+class NodeCondition(_K, frozen=True):
     type: str
     status: str
     reason: str = ""
     message: str = ""
 
 
-class NodeSystemInfo(_K):
+class NodeSystemInfo(_K, frozen=True):
     kubelet_version: str = ""
     kernel_version: str = ""
     os_image: str = ""
     container_runtime_version: str = ""
 
 
-class Taint(_K):
+class Taint(_K, frozen=True):
     key: str
     effect: str = ""
     value: str = ""
 
 
-class NodeSpec(_K):
+class NodeSpec(_K, frozen=True):
     pod_cidr: str | None = msgspec.field(default=None, name="podCIDR")
     pod_cidrs: list[str] = msgspec.field(default_factory=list, name="podCIDRs")
     unschedulable: bool = False
     taints: list[Taint] = msgspec.field(default_factory=list)
 
 
-class NodeStatus(_K):
+class NodeStatus(_K, frozen=True):
     addresses: list[NodeAddress] = msgspec.field(default_factory=list)
     conditions: list[NodeCondition] = msgspec.field(default_factory=list)
     node_info: NodeSystemInfo = msgspec.field(default_factory=NodeSystemInfo)
 
 
-class Node(K8sObject):
+class Node(K8sObject, frozen=True):
     spec: NodeSpec = msgspec.field(default_factory=NodeSpec)
     status: NodeStatus = msgspec.field(default_factory=NodeStatus)
 
@@ -182,20 +182,20 @@ class Node(K8sObject):
 # --- Pods --------------------------------------------------------------------------------------
 
 
-class ContainerPort(_K):
+class ContainerPort(_K, frozen=True):
     container_port: int
     name: str = ""
     protocol: str = "TCP"
     host_port: int | None = None
 
 
-class EnvVar(_K):
+class EnvVar(_K, frozen=True):
     name: str
     value: str | None = None
     value_from: dict[str, Any] | None = None
 
 
-class Container(_K):
+class Container(_K, frozen=True):
     name: str
     image: str = ""
     command: list[str] = msgspec.field(default_factory=list)
@@ -210,7 +210,7 @@ class Container(_K):
         return None
 
 
-class Toleration(_K):
+class Toleration(_K, frozen=True):
     key: str = ""
     operator: str = "Equal"
     value: str = ""
@@ -227,7 +227,7 @@ class Toleration(_K):
         return self.operator == "Exists" or self.value == taint.value
 
 
-class PodSpec(_K):
+class PodSpec(_K, frozen=True):
     node_name: str = ""
     tolerations: list[Toleration] = msgspec.field(default_factory=list)
     host_network: bool = False
@@ -237,29 +237,29 @@ class PodSpec(_K):
     service_account_name: str = ""
 
 
-class StateWaiting(_K):
+class StateWaiting(_K, frozen=True):
     reason: str = ""
     message: str = ""
 
 
-class StateRunning(_K):
+class StateRunning(_K, frozen=True):
     started_at: str | None = None
 
 
-class StateTerminated(_K):
+class StateTerminated(_K, frozen=True):
     reason: str = ""
     message: str = ""
     exit_code: int = 0
     finished_at: str | None = None
 
 
-class ContainerState(_K):
+class ContainerState(_K, frozen=True):
     waiting: StateWaiting | None = None
     running: StateRunning | None = None
     terminated: StateTerminated | None = None
 
 
-class ContainerStatus(_K):
+class ContainerStatus(_K, frozen=True):
     name: str
     ready: bool = False
     restart_count: int = 0
@@ -268,18 +268,18 @@ class ContainerStatus(_K):
     last_state: ContainerState = msgspec.field(default_factory=ContainerState)
 
 
-class PodCondition(_K):
+class PodCondition(_K, frozen=True):
     type: str
     status: str
     reason: str = ""
     message: str = ""
 
 
-class PodIP(_K):
+class PodIP(_K, frozen=True):
     ip: str
 
 
-class PodStatus(_K):
+class PodStatus(_K, frozen=True):
     phase: str = ""
     pod_ip: str | None = msgspec.field(default=None, name="podIP")
     pod_ips: list[PodIP] = msgspec.field(default_factory=list, name="podIPs")
@@ -290,7 +290,7 @@ class PodStatus(_K):
     message: str = ""
 
 
-class Pod(K8sObject):
+class Pod(K8sObject, frozen=True):
     spec: PodSpec = msgspec.field(default_factory=PodSpec)
     status: PodStatus = msgspec.field(default_factory=PodStatus)
 
@@ -319,7 +319,7 @@ class Pod(K8sObject):
 # --- Services and endpoints --------------------------------------------------------------------
 
 
-class ServicePort(_K):
+class ServicePort(_K, frozen=True):
     port: int
     name: str = ""
     protocol: str = "TCP"
@@ -327,7 +327,7 @@ class ServicePort(_K):
     node_port: int | None = None
 
 
-class ServiceSpec(_K):
+class ServiceSpec(_K, frozen=True):
     type: str = "ClusterIP"
     cluster_ip: str | None = msgspec.field(default=None, name="clusterIP")
     cluster_ips: list[str] = msgspec.field(default_factory=list, name="clusterIPs")
@@ -338,36 +338,36 @@ class ServiceSpec(_K):
     internal_traffic_policy: str | None = None
 
 
-class Service(K8sObject):
+class Service(K8sObject, frozen=True):
     spec: ServiceSpec = msgspec.field(default_factory=ServiceSpec)
 
 
-class EndpointConditions(_K):
+class EndpointConditions(_K, frozen=True):
     ready: bool | None = None
     serving: bool | None = None
     terminating: bool | None = None
 
 
-class ObjectReference(_K):
+class ObjectReference(_K, frozen=True):
     kind: str = ""
     name: str = ""
     namespace: str = ""
 
 
-class Endpoint(_K):
+class Endpoint(_K, frozen=True):
     addresses: list[str] = msgspec.field(default_factory=list)
     conditions: EndpointConditions = msgspec.field(default_factory=EndpointConditions)
     node_name: str | None = None
     target_ref: ObjectReference | None = None
 
 
-class EndpointPort(_K):
+class EndpointPort(_K, frozen=True):
     name: str | None = None
     port: int | None = None
     protocol: str = "TCP"
 
 
-class EndpointSlice(K8sObject):
+class EndpointSlice(K8sObject, frozen=True):
     address_type: str = "IPv4"
     endpoints: list[Endpoint] = msgspec.field(default_factory=list)
     ports: list[EndpointPort] = msgspec.field(default_factory=list)
@@ -376,31 +376,31 @@ class EndpointSlice(K8sObject):
 # --- Policies ----------------------------------------------------------------------------------
 
 
-class NetworkPolicySpec(_K):
+class NetworkPolicySpec(_K, frozen=True):
     pod_selector: LabelSelector = msgspec.field(default_factory=LabelSelector)
     policy_types: list[str] = msgspec.field(default_factory=list)
     ingress: list[dict[str, Any]] | None = None
     egress: list[dict[str, Any]] | None = None
 
 
-class NetworkPolicy(K8sObject):
+class NetworkPolicy(K8sObject, frozen=True):
     spec: NetworkPolicySpec = msgspec.field(default_factory=NetworkPolicySpec)
 
 
 # --- Workloads ---------------------------------------------------------------------------------
 
 
-class PodTemplateSpec(_K):
+class PodTemplateSpec(_K, frozen=True):
     metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)
     spec: PodSpec = msgspec.field(default_factory=PodSpec)
 
 
-class DaemonSetSpec(_K):
+class DaemonSetSpec(_K, frozen=True):
     selector: LabelSelector = msgspec.field(default_factory=LabelSelector)
     template: PodTemplateSpec = msgspec.field(default_factory=PodTemplateSpec)
 
 
-class DaemonSetStatus(_K):
+class DaemonSetStatus(_K, frozen=True):
     desired_number_scheduled: int = 0
     current_number_scheduled: int = 0
     number_ready: int = 0
@@ -410,7 +410,7 @@ class DaemonSetStatus(_K):
     updated_number_scheduled: int = 0
 
 
-class DaemonSet(K8sObject):
+class DaemonSet(K8sObject, frozen=True):
     spec: DaemonSetSpec = msgspec.field(default_factory=DaemonSetSpec)
     status: DaemonSetStatus = msgspec.field(default_factory=DaemonSetStatus)
 
@@ -421,33 +421,33 @@ class DaemonSet(K8sObject):
         return None
 
 
-class DeploymentSpec(_K):
+class DeploymentSpec(_K, frozen=True):
     replicas: int | None = None
     selector: LabelSelector = msgspec.field(default_factory=LabelSelector)
     template: PodTemplateSpec = msgspec.field(default_factory=PodTemplateSpec)
 
 
-class DeploymentStatus(_K):
+class DeploymentStatus(_K, frozen=True):
     replicas: int = 0
     ready_replicas: int = 0
     available_replicas: int = 0
 
 
-class Deployment(K8sObject):
+class Deployment(K8sObject, frozen=True):
     spec: DeploymentSpec = msgspec.field(default_factory=DeploymentSpec)
     status: DeploymentStatus = msgspec.field(default_factory=DeploymentStatus)
 
 
-class ConfigMap(K8sObject):
+class ConfigMap(K8sObject, frozen=True):
     data: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class EventSource(_K):
+class EventSource(_K, frozen=True):
     component: str = ""
     host: str = ""
 
 
-class Event(K8sObject):
+class Event(K8sObject, frozen=True):
     involved_object: ObjectReference = msgspec.field(default_factory=ObjectReference)
     reason: str = ""
     message: str = ""
@@ -461,7 +461,7 @@ class Event(K8sObject):
 # --- Calico ------------------------------------------------------------------------------------
 
 
-class IPPoolSpec(_K):
+class IPPoolSpec(_K, frozen=True):
     cidr: str = ""
     ipip_mode: str = msgspec.field(default="Never", name="ipipMode")
     vxlan_mode: str = msgspec.field(default="Never", name="vxlanMode")
@@ -471,22 +471,22 @@ class IPPoolSpec(_K):
     node_selector: str = ""
 
 
-class IPPool(K8sObject):
+class IPPool(K8sObject, frozen=True):
     spec: IPPoolSpec = msgspec.field(default_factory=IPPoolSpec)
 
 
-class CalicoNodeBGP(_K):
+class CalicoNodeBGP(_K, frozen=True):
     ipv4_address: str | None = msgspec.field(default=None, name="ipv4Address")
     ipv6_address: str | None = msgspec.field(default=None, name="ipv6Address")
     ipv4_ipip_tunnel_addr: str | None = msgspec.field(default=None, name="ipv4IPIPTunnelAddr")
 
 
-class CalicoNodeAddress(_K):
+class CalicoNodeAddress(_K, frozen=True):
     address: str
     type: str = ""
 
 
-class CalicoNodeSpec(_K):
+class CalicoNodeSpec(_K, frozen=True):
     bgp: CalicoNodeBGP | None = None
     ipv4_vxlan_tunnel_addr: str | None = msgspec.field(default=None, name="ipv4VXLANTunnelAddr")
     vxlan_tunnel_mac_addr: str | None = msgspec.field(default=None, name="vxlanTunnelMACAddr")
@@ -494,7 +494,7 @@ class CalicoNodeSpec(_K):
     orch_refs: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
-class CalicoNode(K8sObject):
+class CalicoNode(K8sObject, frozen=True):
     """``nodes.crd.projectcalico.org``: Calico's own view of a node."""
 
     spec: CalicoNodeSpec = msgspec.field(default_factory=CalicoNodeSpec)
@@ -507,14 +507,14 @@ class CalicoNode(K8sObject):
         return self.metadata.name
 
 
-class Installation(K8sObject):
+class Installation(K8sObject, frozen=True):
     """``installations.operator.tigera.io``: the Tigera operator's Calico install."""
 
     spec: dict[str, Any] = msgspec.field(default_factory=dict)
     status: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class GenericObject(K8sObject):
+class GenericObject(K8sObject, frozen=True):
     """A custom resource kept as data (FelixConfiguration, Kube-OVN subnets, CiliumNode, ...)."""
 
     spec: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -524,7 +524,7 @@ class GenericObject(K8sObject):
 # --- Version -----------------------------------------------------------------------------------
 
 
-class VersionBlock(_K):
+class VersionBlock(_K, frozen=True):
     major: str = ""
     minor: str = ""
     git_version: str = ""

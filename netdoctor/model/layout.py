@@ -11,11 +11,11 @@ from typing import Final
 
 __all__ = [
     "FORMAT_VERSION",
-    "log_path",
     "NODE_FILES",
     "POD_FILES",
     "RESOURCES",
     "Resource",
+    "log_path",
     "node_path",
     "path_for",
     "pod_path",

@@ -148,7 +148,9 @@ class Snapshot:
             return key in self.custom
         return getattr(self, attr, None) is not None
 
-    custom_keys = frozenset({"felixconfigurations", "kubeovn_subnets", "kubeovn_ips", "cilium_nodes"})
+    custom_keys = frozenset(
+        {"felixconfigurations", "kubeovn_subnets", "kubeovn_ips", "cilium_nodes"}
+    )
 
     def node_has(self, node: str, part: str) -> bool:
         facts = self.node_facts.get(node)

@@ -10,7 +10,11 @@ from netdoctor.engine import diagnose
 from netdoctor.model.findings import CheckStatus, Verdict
 from netdoctor.model.snapshot import Question
 
-CALICO = {"name": "calico-node", "image": "docker.io/calico/node:v3.26.1", "env": [{"name": "IP", "value": "autodetect"}]}
+CALICO = {
+    "name": "calico-node",
+    "image": "docker.io/calico/node:v3.26.1",
+    "env": [{"name": "IP", "value": "autodetect"}],
+}
 ANN = "projectcalico.org/IPv4Address"
 
 
@@ -31,8 +35,24 @@ def calico_cluster(
     ds = daemonset(ns, "calico-node", CALICO)
     owner = ("DaemonSet", "calico-node", "uid-ds-calico-node")
     pods = [
-        pod(ns, "calico-node-aaaaa", "l20-gpu-04", "10.6.131.35", host_network=True, owner=owner, containers=[CALICO]),
-        pod(ns, "calico-node-bbbbb", "l20-gpu-05", "10.6.131.36", host_network=True, owner=owner, containers=[CALICO]),
+        pod(
+            ns,
+            "calico-node-aaaaa",
+            "l20-gpu-04",
+            "10.6.131.35",
+            host_network=True,
+            owner=owner,
+            containers=[CALICO],
+        ),
+        pod(
+            ns,
+            "calico-node-bbbbb",
+            "l20-gpu-05",
+            "10.6.131.36",
+            host_network=True,
+            owner=owner,
+            containers=[CALICO],
+        ),
         pod("default", "netdebug04", "l20-gpu-04", "10.30.142.10"),
         pod("default", "netdebug05", "l20-gpu-05", "10.30.229.240"),
     ]
@@ -42,17 +62,44 @@ def calico_cluster(
         if peer_has_ib:
             gpu04.append(iface("ibs845f0", "10.6.130.200/24", index=3))
         node_facts = {
-            "l20-gpu-04": facts(gpu04, [route("default", dev="eno1", gateway="10.6.131.1"), route("10.6.131.0/24", dev="eno1", scope="link")]),
+            "l20-gpu-04": facts(
+                gpu04,
+                [
+                    route("default", dev="eno1", gateway="10.6.131.1"),
+                    route("10.6.131.0/24", dev="eno1", scope="link"),
+                ],
+            ),
             "l20-gpu-05": facts(
-                [iface("lo", index=1), iface("eno1", "10.6.131.36/24"), iface("ibs845f0", "10.6.130.201/24", index=3)],
+                [
+                    iface("lo", index=1),
+                    iface("eno1", "10.6.131.36/24"),
+                    iface("ibs845f0", "10.6.130.201/24", index=3),
+                ],
                 [route("default", dev="eno1", gateway="10.6.131.1")],
             ),
         }
     logs = {f"{ns}/calico-node-bbbbb/calico-node": log} if log else None
-    installations = [{"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"},
-                      "spec": {"calicoNetwork": {"nodeAddressAutodetectionV4": {"firstFound": True}}}}] if operator else None
-    return snapshot(nodes=nodes, pods=pods, daemonsets=[ds], node_facts=node_facts, logs=logs, installations=installations,
-                    question=Question(from_="default/netdebug04", to="default/netdebug05"))
+    installations = (
+        [
+            {
+                "apiVersion": "operator.tigera.io/v1",
+                "kind": "Installation",
+                "metadata": {"name": "default"},
+                "spec": {"calicoNetwork": {"nodeAddressAutodetectionV4": {"firstFound": True}}},
+            }
+        ]
+        if operator
+        else None
+    )
+    return snapshot(
+        nodes=nodes,
+        pods=pods,
+        daemonsets=[ds],
+        node_facts=node_facts,
+        logs=logs,
+        installations=installations,
+        question=Question(from_="default/netdebug04", to="default/netdebug05"),
+    )
 
 
 def ids(d):
@@ -68,7 +115,8 @@ def test_ib_autodetect_is_the_first_finding_with_the_cidr_of_the_internal_ip_int
     assert top.finding.params["iface"] == "ibs845f0"
     assert top.finding.params["internal_ip"] == "10.6.131.36"
     assert top.finding.fix[0].command == (
-        "kubectl set env daemonset/calico-node -n kube-system IP_AUTODETECTION_METHOD=cidr=10.6.131.0/24"
+        "kubectl set env daemonset/calico-node -n kube-system "
+        "IP_AUTODETECTION_METHOD=cidr=10.6.131.0/24"
     )
     assert "kubernetes-internal-ip" in top.finding.fix[1].command
     quoted = {(e.object, e.field, e.value) for e in top.finding.evidence}

@@ -17,7 +17,13 @@ FLANNEL = {
 }
 
 
-def vbox(master_pub: str = "10.0.2.15", node_pub: str = "10.0.2.15", *, node_facts: bool = True, args=None):
+def vbox(
+    master_pub: str = "10.0.2.15",
+    node_pub: str = "10.0.2.15",
+    *,
+    node_facts: bool = True,
+    args=None,
+):
     c = dict(FLANNEL, args=args if args is not None else FLANNEL["args"])
     nodes = [
         node("k8s-master1", "192.168.56.101", annotations={PUB: master_pub}),
@@ -25,19 +31,58 @@ def vbox(master_pub: str = "10.0.2.15", node_pub: str = "10.0.2.15", *, node_fac
     ]
     owner = ("DaemonSet", "kube-flannel-ds", "uid-ds-kube-flannel-ds")
     pods = [
-        pod("kube-flannel", "kube-flannel-ds-x1", "k8s-master1", "192.168.56.101", host_network=True, owner=owner, containers=[c]),
-        pod("kube-flannel", "kube-flannel-ds-x2", "k8s-node1", "192.168.56.102", host_network=True, owner=owner, containers=[c]),
+        pod(
+            "kube-flannel",
+            "kube-flannel-ds-x1",
+            "k8s-master1",
+            "192.168.56.101",
+            host_network=True,
+            owner=owner,
+            containers=[c],
+        ),
+        pod(
+            "kube-flannel",
+            "kube-flannel-ds-x2",
+            "k8s-node1",
+            "192.168.56.102",
+            host_network=True,
+            owner=owner,
+            containers=[c],
+        ),
     ]
     nf = {}
     if node_facts:
         for name, ip in (("k8s-master1", "192.168.56.101"), ("k8s-node1", "192.168.56.102")):
             nf[name] = facts(
-                [iface("lo", index=1), iface("enp0s3", "10.0.2.15/24"), iface("enp0s8", f"{ip}/24", index=3)],
+                [
+                    iface("lo", index=1),
+                    iface("enp0s3", "10.0.2.15/24"),
+                    iface("enp0s8", f"{ip}/24", index=3),
+                ],
                 [{"dst": "default", "gateway": "10.0.2.2", "dev": "enp0s3"}],
-                fdb=[{"mac": "aa:bb:cc:dd:ee:01", "ifname": "flannel.1", "dst": "10.0.2.15", "flags": ["self"], "state": "permanent"}],
+                fdb=[
+                    {
+                        "mac": "aa:bb:cc:dd:ee:01",
+                        "ifname": "flannel.1",
+                        "dst": "10.0.2.15",
+                        "flags": ["self"],
+                        "state": "permanent",
+                    }
+                ],
             )
-    logs = {"kube-flannel/kube-flannel-ds-x1/kube-flannel": "I0214 09:00:01.000000       1 main.go:212] Using interface with name enp0s3 and address 10.0.2.15\n"}
-    return snapshot(nodes=nodes, pods=pods, daemonsets=[daemonset("kube-flannel", "kube-flannel-ds", c)], node_facts=nf, logs=logs)
+    logs = {
+        "kube-flannel/kube-flannel-ds-x1/kube-flannel": (
+            "I0214 09:00:01.000000       1 main.go:212] "
+            "Using interface with name enp0s3 and address 10.0.2.15\n"
+        )
+    }
+    return snapshot(
+        nodes=nodes,
+        pods=pods,
+        daemonsets=[daemonset("kube-flannel", "kube-flannel-ds", c)],
+        node_facts=nf,
+        logs=logs,
+    )
 
 
 def test_virtualbox_nat_address_on_every_node_is_a_duplicate_fixed_with_iface_enp0s8():
@@ -47,8 +92,12 @@ def test_virtualbox_nat_address_on_every_node_is_a_duplicate_fixed_with_iface_en
     assert top.params["address"] == "10.0.2.15"
     assert top.params["ifaces"] == "enp0s3"
     patch = json.loads(top.fix[0].command.split(" -p ", 1)[1].strip("'"))
-    assert patch == [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--iface=enp0s8"}]
-    assert top.fix[0].command.startswith("kubectl -n kube-flannel patch daemonset kube-flannel-ds --type=json")
+    assert patch == [
+        {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--iface=enp0s8"}
+    ]
+    assert top.fix[0].command.startswith(
+        "kubectl -n kube-flannel patch daemonset kube-flannel-ds --type=json"
+    )
     fields = {(e.object, e.field) for e in top.evidence}
     assert ("FDB/flannel.1/aa:bb:cc:dd:ee:01", "dst") in fields
     assert any(e.field == "line 1" and "enp0s3" in e.value for e in top.evidence)

@@ -13,13 +13,40 @@ OWNER = ("DaemonSet", "calico-node", "uid-ds-calico-node")
 
 def cluster(sysctl_a="1", sysctl_b="1", *, b_facts=True, agent_b=None, events=None):
     nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
-    pods = [pod("kube-system", "calico-node-a", "a", "10.0.0.1", host_network=True, owner=OWNER, containers=[CALICO])]
+    pods = [
+        pod(
+            "kube-system",
+            "calico-node-a",
+            "a",
+            "10.0.0.1",
+            host_network=True,
+            owner=OWNER,
+            containers=[CALICO],
+        )
+    ]
     if agent_b is not False:
-        pods.append(agent_b or pod("kube-system", "calico-node-b", "b", "10.0.0.2", host_network=True, owner=OWNER, containers=[CALICO]))
+        pods.append(
+            agent_b
+            or pod(
+                "kube-system",
+                "calico-node-b",
+                "b",
+                "10.0.0.2",
+                host_network=True,
+                owner=OWNER,
+                containers=[CALICO],
+            )
+        )
     nf = {"a": facts([iface("eth0", "10.0.0.1/24")], sysctl={"net.ipv4.ip_forward": sysctl_a})}
     if b_facts:
         nf["b"] = facts([iface("eth0", "10.0.0.2/24")], sysctl={"net.ipv4.ip_forward": sysctl_b})
-    return snapshot(nodes=nodes, pods=pods, daemonsets=[daemonset("kube-system", "calico-node", CALICO)], node_facts=nf, events=events)
+    return snapshot(
+        nodes=nodes,
+        pods=pods,
+        daemonsets=[daemonset("kube-system", "calico-node", CALICO)],
+        node_facts=nf,
+        events=events,
+    )
 
 
 def outcome(d, id_):
@@ -53,7 +80,8 @@ def test_missing_sysctl_everywhere_skips_with_the_file_named_and_is_inconclusive
     d = diagnose(snap)
     o = outcome(d, "node-ip-forward-disabled")
     assert o.status is CheckStatus.SKIPPED
-    assert o.reason is not None and o.reason.params["path"] == "nodes/<node>/sysctl.txt"
+    assert o.reason is not None
+    assert o.reason.params["path"] == "nodes/<node>/sysctl.txt"
     assert d.verdict is Verdict.INCONCLUSIVE
 
 
@@ -61,25 +89,52 @@ def test_two_nodes_with_one_internal_ip_are_reported_with_a_node_ip_fix_per_node
     snap = snapshot(
         nodes=[node("m", "10.0.2.15"), node("n", "10.0.2.15")],
         node_facts={
-            "m": facts([iface("enp0s3", "10.0.2.15/24"), iface("enp0s8", "192.168.56.101/24", index=3)]),
-            "n": facts([iface("enp0s3", "10.0.2.15/24"), iface("enp0s8", "192.168.56.102/24", index=3)]),
+            "m": facts(
+                [iface("enp0s3", "10.0.2.15/24"), iface("enp0s8", "192.168.56.101/24", index=3)]
+            ),
+            "n": facts(
+                [iface("enp0s3", "10.0.2.15/24"), iface("enp0s8", "192.168.56.102/24", index=3)]
+            ),
         },
     )
     d = diagnose(snap)
     f = next(r.finding for r in d.findings if r.finding.id == "node-internal-ip-duplicate")
     assert f.params == {"address": "10.0.2.15", "nodes": "m, n"}
-    assert ["--node-ip=192.168.56.101" in f.fix[0].command, "--node-ip=192.168.56.102" in f.fix[1].command] == [True, True]
+    assert [
+        "--node-ip=192.168.56.101" in f.fix[0].command,
+        "--node-ip=192.168.56.102" in f.fix[1].command,
+    ] == [True, True]
 
 
 def test_crashlooping_agent_is_reported_with_its_state_and_last_log_error():
-    bad = pod("kube-system", "calico-node-b", "b", "10.0.0.2", host_network=True, owner=OWNER, containers=[CALICO],
-              ready=False, restarts=12, waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container"))
+    bad = pod(
+        "kube-system",
+        "calico-node-b",
+        "b",
+        "10.0.0.2",
+        host_network=True,
+        owner=OWNER,
+        containers=[CALICO],
+        ready=False,
+        restarts=12,
+        waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+    )
     snap = cluster(agent_b=bad)
-    logs = {"kube-system/calico-node-b/calico-node": "2026 [INFO] ok\n2026 [ERROR][1] felix/int_dataplane.go 1034: Failed to set ip_forward\n"}
+    logs = {
+        "kube-system/calico-node-b/calico-node": (
+            "2026 [INFO] ok\n"
+            "2026 [ERROR][1] felix/int_dataplane.go 1034: Failed to set ip_forward\n"
+        )
+    }
     snap = type(snap)(**{**snap.__dict__, "logs": logs})
     d = diagnose(snap)
     f = d.findings[0].finding
-    assert (f.id, f.variant, f.params["reason"], f.params["node"]) == ("cni-agent-unhealthy", "not_ready", "CrashLoopBackOff", "b")
+    assert (f.id, f.variant, f.params["reason"], f.params["node"]) == (
+        "cni-agent-unhealthy",
+        "not_ready",
+        "CrashLoopBackOff",
+        "b",
+    )
     assert any(e.field == "line 2" and "Failed to set ip_forward" in e.value for e in f.evidence)
 
 
@@ -91,13 +146,27 @@ def test_node_without_an_agent_pod_is_reported_missing():
 
 def test_node_tainted_against_the_agent_is_not_expected_to_run_it():
     # The DaemonSet tolerates NoSchedule only; a NoExecute taint keeps its pod away on purpose.
-    tainted = node("b", "10.0.0.2", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoExecute"}])
+    tainted = node(
+        "b", "10.0.0.2", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoExecute"}]
+    )
     d = diagnose(
         snapshot(
             nodes=[node("a", "10.0.0.1"), tainted],
-            pods=[pod("kube-system", "calico-node-a", "a", "10.0.0.1", host_network=True, owner=OWNER, containers=[CALICO])],
+            pods=[
+                pod(
+                    "kube-system",
+                    "calico-node-a",
+                    "a",
+                    "10.0.0.1",
+                    host_network=True,
+                    owner=OWNER,
+                    containers=[CALICO],
+                )
+            ],
             daemonsets=[daemonset("kube-system", "calico-node", CALICO)],
         )
     )
     assert [r.finding.id for r in d.findings] == []
-    assert next(o for o in d.outcomes if o.check_id == "cni-agent-unhealthy").status is CheckStatus.OK
+    assert (
+        next(o for o in d.outcomes if o.check_id == "cni-agent-unhealthy").status is CheckStatus.OK
+    )
