@@ -27,6 +27,7 @@ from netdoctor.checks.common import (
 )
 from netdoctor.checks.registry import Context, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
+from netdoctor.model.k8s import Container
 
 ANNOTATION = "projectcalico.org/IPv4Address"
 AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"
@@ -213,7 +214,7 @@ def _current_method(ctx: Context) -> Evidence | None:
     if agent is None or agent.daemonset is None:
         return None
     c = agent.container
-    if c is None:
+    if not isinstance(c, Container):
         return None
     value = c.env_value(AUTODETECT_ENV)
     return Evidence(

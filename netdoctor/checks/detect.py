@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from netdoctor.model.k8s import Container, DaemonSet, Pod
+from netdoctor.model.k8s import Container, DaemonSet, Pod, PodContainer
 from netdoctor.model.snapshot import Snapshot
 
 __all__ = ["AGENTS", "Agent", "AgentInstall", "CniInfo", "detect_cni"]
@@ -67,7 +67,9 @@ class AgentInstall:
     pods: tuple[Pod, ...]
 
     @property
-    def container(self) -> Container | None:
+    def container(self) -> Container | PodContainer | None:
+        """The agent's main container: from the DaemonSet template (env included), else from
+        one of its pods (no env) when the DaemonSet is not in the snapshot."""
         if self.daemonset is not None:
             c = self.daemonset.container(self.agent.container)
             if c is not None:
@@ -75,9 +77,9 @@ class AgentInstall:
             cs = self.daemonset.spec.template.spec.containers
             return cs[0] if cs else None
         for p in self.pods:
-            for c in p.spec.containers:
-                if c.name == self.agent.container:
-                    return c
+            for pc in p.spec.containers:
+                if pc.name == self.agent.container:
+                    return pc
         return None
 
     @property

@@ -42,12 +42,14 @@ __all__ = [
     "OwnerReference",
     "Pod",
     "PodCondition",
+    "PodContainer",
     "PodIP",
     "PodSpec",
     "PodStatus",
     "Service",
     "ServicePort",
     "Taint",
+    "TemplateSpec",
     "Toleration",
     "VersionInfo",
 ]
@@ -195,13 +197,21 @@ class EnvVar(_K, frozen=True):
     value_from: dict[str, Any] | None = None
 
 
-class Container(_K, frozen=True):
+class PodContainer(_K, frozen=True):
+    """A running pod's container: what checks read of it (no env: 30,000 pods carry half a
+    million env vars that no check needs; the agent's settings come from its DaemonSet)."""
+
     name: str
     image: str = ""
     command: list[str] = msgspec.field(default_factory=list)
     args: list[str] = msgspec.field(default_factory=list)
-    env: list[EnvVar] = msgspec.field(default_factory=list)
     ports: list[ContainerPort] = msgspec.field(default_factory=list)
+
+
+class Container(PodContainer, frozen=True):
+    """A container of a workload template (DaemonSet, Deployment), env included."""
+
+    env: list[EnvVar] = msgspec.field(default_factory=list)
 
     def env_value(self, name: str) -> str | None:
         for e in self.env:
@@ -229,6 +239,17 @@ class Toleration(_K, frozen=True):
 
 class PodSpec(_K, frozen=True):
     node_name: str = ""
+    tolerations: list[Toleration] = msgspec.field(default_factory=list)
+    host_network: bool = False
+    containers: list[PodContainer] = msgspec.field(default_factory=list)
+    init_containers: list[PodContainer] = msgspec.field(default_factory=list)
+    node_selector: dict[str, str] = msgspec.field(default_factory=dict)
+    service_account_name: str = ""
+
+
+class TemplateSpec(_K, frozen=True):
+    """The pod spec inside a workload's template: containers with their env."""
+
     tolerations: list[Toleration] = msgspec.field(default_factory=list)
     host_network: bool = False
     containers: list[Container] = msgspec.field(default_factory=list)
@@ -392,7 +413,7 @@ class NetworkPolicy(K8sObject, frozen=True):
 
 class PodTemplateSpec(_K, frozen=True):
     metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)
-    spec: PodSpec = msgspec.field(default_factory=PodSpec)
+    spec: TemplateSpec = msgspec.field(default_factory=TemplateSpec)
 
 
 class DaemonSetSpec(_K, frozen=True):

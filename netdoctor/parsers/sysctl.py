@@ -3,11 +3,16 @@
 Keys are kept exactly as printed: sysctl writes an interface name's dots as slashes
 (``net.ipv4.conf.eth0/100.rp_filter`` for ``eth0.100``), and checks look keys up that way.
 Values keep their inner tabs (``net.ipv4.tcp_rmem = 4096<TAB>131072<TAB>6291456``).
+Only the networking subset the model holds is kept (``netdoctor.model.nodefacts.sysctl_kept``),
+with keys and values interned: a 1,000-node bundle repeats the same few thousand strings.
 """
 
 from __future__ import annotations
 
+import sys
+
 from netdoctor.errors import ParseError
+from netdoctor.model.nodefacts import sysctl_kept
 from netdoctor.parsers._text import decode_text, split_lines
 
 __all__ = ["parse_sysctl"]
@@ -38,5 +43,6 @@ def parse_sysctl(data: bytes, file: str) -> dict[str, str]:
         key = key.strip()
         if not key or " " in key:
             raise ParseError(file, f"line {n}: expected `key = value`, got {line.strip()[:60]!r}")
-        out[key] = value.strip(" \t")
+        if sysctl_kept(key):
+            out[sys.intern(key)] = sys.intern(value.strip(" \t"))
     return out

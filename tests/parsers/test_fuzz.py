@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netdoctor.errors import ParseError
+from netdoctor.model.nodefacts import Ruleset
 from netdoctor.parsers.iproute import (
     parse_bridge_fdb,
     parse_ip_addr,
@@ -39,9 +40,15 @@ IDS = [p.__name__ for p, _ in PARSERS]
 def _survives(parse: Parser, data: bytes) -> None:
     problem = None
     try:
-        parse(data, "fuzz")
+        result = parse(data, "fuzz")
     except ParseError as e:
         problem = e.problem
+    else:
+        if isinstance(result, Ruleset):
+            # Rules are parsed on first access; a file that loaded must never fail later.
+            for table in result.tables.values():
+                for chain in table.chains.values():
+                    assert len(chain.rules) == len(chain)
     assert problem is None or (problem and "\n" not in problem)
 
 
@@ -126,3 +133,45 @@ def test_damaged_real_output_returns_or_raises_parse_error(
 @given(seed=st.data())
 def test_damaged_rulesets_return_or_raise_parse_error(fixture: str, seed: st.DataObject) -> None:
     _survives(parse_iptables_save, seed.draw(_damaged(read_command_output(fixture))))
+
+
+_WORDS = st.sampled_from(
+    [
+        "-p",
+        "tcp",
+        "!",
+        "-s",
+        "10.0.0.0/8",
+        "-i",
+        "eth0",
+        "-m",
+        "multiport",
+        "--dports",
+        "80,443",
+        "--comment",
+        '"a b"',
+        '"x\\"y"',
+        '"open',
+        "-j",
+        "-g",
+        "ACCEPT",
+        "KUBE-SVC",
+        "--syn",
+        "--set-xmark",
+        "0x4000/0x4000",
+        "-d",
+        "-o",
+        "\\",
+        '"',
+        "--sport",
+        "53",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(words=st.lists(_WORDS, max_size=10))
+def test_a_rule_that_loads_always_parses_later(words: list[str]) -> None:
+    line = " ".join(["-A", "INPUT", *words])
+    data = f"*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n".encode()
+    _survives(parse_iptables_save, data)

@@ -143,7 +143,7 @@ def test_routes_of_other_tables_are_named_and_main_is_the_default(command_output
 def test_overlay_routes_keep_the_onlink_flag(command_output: Load) -> None:
     routes = parse_ip_route(command_output("ip-route.json"), "f")
     flannel = next(r for r in routes if r.dst == "10.244.2.0/24")
-    assert (flannel.gateway, flannel.dev, flannel.flags) == ("10.244.2.0", "flannel.1", ["onlink"])
+    assert (flannel.gateway, flannel.dev, flannel.flags) == ("10.244.2.0", "flannel.1", ("onlink",))
     calico = next(r for r in routes if r.dst == "10.30.0.64/26")
     assert (calico.dev, calico.protocol, "onlink" in calico.flags) == ("vxlan.calico", "80", True)
 
@@ -237,14 +237,14 @@ def test_permanent_vxlan_neighbours_keep_lladdr_and_state(command_output: Load) 
         "flannel.1",
         "9e:4b:1c:44:55:66",
     )
-    assert by_dst["10.244.2.0"].state == ["PERMANENT"]
-    assert by_dst["10.6.131.1"].state == ["REACHABLE"]
-    assert (by_dst["10.6.131.99"].lladdr, by_dst["10.6.131.99"].state) == (None, ["FAILED"])
+    assert by_dst["10.244.2.0"].state == ("PERMANENT",)
+    assert by_dst["10.6.131.1"].state == ("REACHABLE",)
+    assert (by_dst["10.6.131.99"].lladdr, by_dst["10.6.131.99"].state) == (None, ("FAILED",))
 
 
 def test_a_neighbour_state_given_as_one_string_becomes_a_list() -> None:
     (n,) = parse_ip_neigh(b'[{"dst":"10.0.0.1","dev":"eth0","state":"STALE"}]', "f")
-    assert n.state == ["STALE"]
+    assert n.state == ("STALE",)
 
 
 def test_all_zeros_fdb_entries_name_every_vxlan_peer(command_output: Load) -> None:
@@ -252,7 +252,7 @@ def test_all_zeros_fdb_entries_name_every_vxlan_peer(command_output: Load) -> No
     flood = [e.dst for e in fdb if e.mac == "00:00:00:00:00:00" and e.ifname == "flannel.1"]
     assert flood == ["10.6.131.37", "10.6.131.38"]
     unicast = next(e for e in fdb if e.mac == "9e:4b:1c:44:55:66")
-    assert (unicast.dst, unicast.flags, unicast.state) == ("10.6.131.37", ["self"], "permanent")
+    assert (unicast.dst, unicast.flags, unicast.state) == ("10.6.131.37", ("self",), "permanent")
 
 
 def test_fdb_entry_with_its_own_vni_keeps_it(command_output: Load) -> None:
@@ -265,7 +265,7 @@ def test_fdb_entry_with_its_own_vni_keeps_it(command_output: Load) -> None:
 def test_fdb_flags_given_as_one_string_become_a_list_and_state_stays_a_word() -> None:
     data = b'[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"flannel.1","flags":"self","state":"permanent"}]'
     (entry,) = parse_bridge_fdb(data, "f")
-    assert (entry.flags, entry.state) == (["self"], "permanent")
+    assert (entry.flags, entry.state) == (("self",), "permanent")
 
 
 def test_bridge_learned_entries_name_their_master(command_output: Load) -> None:

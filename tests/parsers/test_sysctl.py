@@ -45,8 +45,9 @@ def test_reading_key_errors_of_procps_3_are_ignored(command_output: Load) -> Non
     values = parse_sysctl(command_output("sysctl-procps-3.3-reading-key.txt"), "f")
     assert values["net.ipv4.conf.eth0/100.rp_filter"] == "2"
     assert values["net.ipv6.conf.all.forwarding"] == "1"
-    assert values["kernel.domainname"] == ""
-    assert len(values) == 7
+    assert values["net.ipv4.tcp_rmem"] == "4096\t87380\t6291456"
+    assert "kernel.domainname" not in values  # not networking: outside the model
+    assert len(values) == 6
 
 
 def test_crlf_and_a_byte_order_mark_are_accepted(command_output: Load) -> None:
@@ -57,8 +58,10 @@ def test_crlf_and_a_byte_order_mark_are_accepted(command_output: Load) -> None:
 
 
 def test_blank_lines_and_sysctl_conf_style_lines_are_accepted() -> None:
-    values = parse_sysctl(b"\n# a note\nnet.ipv4.ip_forward=1\n\n  vm.swappiness = 10  \n", "f")
-    assert values == {"net.ipv4.ip_forward": "1", "vm.swappiness": "10"}
+    values = parse_sysctl(
+        b"\n# a note\nnet.ipv4.ip_forward=1\n\n  net.core.somaxconn = 4096  \n", "f"
+    )
+    assert values == {"net.ipv4.ip_forward": "1", "net.core.somaxconn": "4096"}
 
 
 def test_a_file_of_only_error_lines_is_an_empty_result() -> None:
@@ -82,3 +85,26 @@ def test_invalid_utf8_is_a_parse_error() -> None:
     with pytest.raises(ParseError) as e:
         parse_sysctl(b"kernel.hostname = n\xe91\n", "f")
     assert e.value.problem == "not UTF-8 text: byte 0xe9 at offset 19"
+
+
+def test_only_the_networking_subset_is_kept_per_interface_and_globally() -> None:
+    text = (
+        b"kernel.hostname = node1\n"
+        b"vm.swappiness = 60\n"
+        b"net.ipv4.conf.all.rp_filter = 1\n"
+        b"net.ipv4.conf.default.accept_source_route = 0\n"
+        b"net.ipv4.conf.cali1234.rp_filter = 2\n"
+        b"net.ipv4.conf.cali1234.bootp_relay = 0\n"
+        b"net.ipv4.neigh.cali1234.gc_stale_time = 60\n"
+        b"net.ipv4.neigh.default.gc_thresh3 = 1024\n"
+        b"net.ipv6.conf.eth0.forwarding = 1\n"
+        b"net.netfilter.nf_conntrack_max = 262144\n"
+    )
+    assert parse_sysctl(text, "f") == {
+        "net.ipv4.conf.all.rp_filter": "1",
+        "net.ipv4.conf.default.accept_source_route": "0",
+        "net.ipv4.conf.cali1234.rp_filter": "2",
+        "net.ipv4.neigh.default.gc_thresh3": "1024",
+        "net.ipv6.conf.eth0.forwarding": "1",
+        "net.netfilter.nf_conntrack_max": "262144",
+    }
