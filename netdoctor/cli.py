@@ -186,22 +186,17 @@ def _fail(message: str, status: int = 2) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of both console scripts."""
-    import click
-
     try:
-        # standalone_mode=False: click returns an Exit's status instead of calling sys.exit.
+        # standalone_mode=False: the parser returns an Exit's status instead of calling sys.exit.
         status = app(args=argv, prog_name="netdoctor", standalone_mode=False)
         sys.exit(status if isinstance(status, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("interrupted", 130)
-    except click.UsageError as e:
-        _fail(" ".join(e.format_message().split()))
-    except click.ClickException as e:
-        _fail(" ".join(e.format_message().split()))
+    except typer.TyperException as e:  # the parser's usage errors (unknown option, bad value)
+        describe = getattr(e, "format_message", None)
+        _fail(" ".join((describe() if callable(describe) else str(e)).split()))
     except NetdoctorError as e:
         if os.environ.get("NETDOCTOR_DEBUG"):
             raise

@@ -56,10 +56,9 @@ def test_chinese_text_is_chinese():
 def test_every_message_key_used_in_the_code_exists_in_the_catalog():
     used = set()
     for path in PKG.rglob("*.py"):
-        used |= set(re.findall(r'Message\(\s*"([a-z_.0-9]+)"', path.read_text(encoding="utf-8")))
-        used |= set(
-            re.findall(r'cat(?:alog)?\.text\(\s*"([a-z_.0-9]+)"\s*[,)]', path.read_text(encoding="utf-8"))
-        )
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'Message\(\s*"([a-z_.0-9]+)"', text))
+        used |= set(re.findall(r'cat(?:alog)?\.text\(\s*"([a-z_.0-9]+)"\s*[,)]', text))
     assert used, "the scan found no message keys: the pattern is stale"
     missing = sorted(k for k in used if k not in CAT.messages)
     assert missing == []
