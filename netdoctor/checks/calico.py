@@ -22,6 +22,7 @@ from netdoctor.checks.common import (
     ip_only,
     log_lines,
     node_holding,
+    peer_path_evidence,
     peers_reach,
     smallest_supernet,
 )
@@ -260,16 +261,7 @@ def address_mismatch(ctx: Context) -> Iterator[Yielded]:
             ev.append(iface_evidence(snap, name, *held))
         if internal_held is not None:
             ev.append(iface_evidence(snap, name, *internal_held))
-        for peer in unreachable:
-            ev.append(
-                Evidence(
-                    source=snap.node_source(peer, "ip_addr"),
-                    object=f"Node/{peer}",
-                    field="addresses and routes to " + addr,
-                    value="none (only the default route)",
-                    node=peer,
-                )
-            )
+        ev.extend(peer_path_evidence(snap, peer, addr) for peer in unreachable)
         method = _current_method(ctx)
         if method is not None:
             ev.append(method)

@@ -14,10 +14,12 @@ from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Node, Pod
 
-# Lines that carry an agent's error, in the log formats of calico-node, flannel, kube-ovn, cilium.
-_ERROR_LINE = re.compile(
-    r"(\[(?:ERROR|FATAL|PANIC)\]|level=(?:error|fatal)|^[EF]\d{4} |\bpanic:|Failed to |failed to )"
-)
+# Lines that carry an agent's error, strongest first: a logged level (calico-node's
+# "[PANIC]"/"[FATAL]"/"[ERROR]", logrus' "level=error", klog's "E0214"), then bare phrases.
+_LEVELLED = re.compile(r"(\[(?:ERROR|FATAL|PANIC)\]|level=(?:error|fatal|panic)|^[EF]\d{4} )")
+_LOOSE = re.compile(r"(\bpanic: |Failed to |failed to )")
+# Go's runtime line after a logrus panic ("panic: (*logrus.Entry) 0xc000a1c380") says nothing.
+_GO_PANIC_VALUE = re.compile(r"^panic: \(\*logrus\.")
 RESTARTS_WARN = 5
 
 
@@ -33,8 +35,12 @@ def _last_error(ctx: Context, pod: Pod, container: str) -> Evidence | None:
     if not text:
         return None
     last = None
-    for n, m in log_lines(text, _ERROR_LINE):
-        last = (n, m.string.strip())
+    for pattern in (_LEVELLED, _LOOSE):
+        for n, m in log_lines(text, pattern):
+            if not _GO_PANIC_VALUE.match(m.string):
+                last = (n, m.string.strip())
+        if last is not None:
+            break
     if last is None:
         return None
     return Evidence(

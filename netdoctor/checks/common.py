@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netdoctor.model.findings import Evidence
 from netdoctor.model.k8s import Node, Pod
-from netdoctor.model.nodefacts import AddrInfo, Interface
+from netdoctor.model.nodefacts import AddrInfo, Interface, Route
 from netdoctor.model.snapshot import Snapshot
 
 __all__ = [
@@ -26,8 +26,12 @@ __all__ = [
     "networks_of_node",
     "node_holding",
     "parse_ip",
+    "peer_path_evidence",
     "peers_reach",
     "pod_evidence",
+    "route_text",
+    "route_to",
+    "shared_subnet_address",
     "smallest_supernet",
 ]
 
@@ -166,6 +170,76 @@ def peers_reach(snap: Snapshot, addr: str, peers: Iterable[str]) -> PeerView:
         if routed or any(ip.version == n.version and ip in n for n in nets):
             reaching.append(peer)
     return PeerView(tuple(known), tuple(reaching), tuple(unknown))
+
+
+def shared_subnet_address(
+    snap: Snapshot, node: str, avoid: str, group: Iterable[str]
+) -> str | None:
+    """An IPv4 address of ``node``, other than ``avoid``, on a subnet every other node of the
+    group also has an address on: the one peers can reach it on when ``avoid`` (a NAT address
+    every VM holds) cannot serve. None when the node facts cannot tell."""
+    others = [networks_of_node(snap, n) for n in group if n != node]
+    facts = snap.node_facts.get(node)
+    if facts is None or facts.interfaces is None or any(o is None for o in others):
+        return None
+    for iface in facts.interfaces:
+        for a in iface.addresses("inet"):
+            if a.local == avoid or a.scope not in ("", "global"):
+                continue
+            net = a.interface.network
+            if all(net in (o or []) for o in others):
+                return a.local
+    return None
+
+
+def route_to(routes: Iterable[Route], ip: str) -> Route | None:
+    """The main-table route the kernel would pick for ``ip`` (longest prefix, lowest metric)."""
+    addr = parse_ip(ip)
+    if addr is None:
+        return None
+    best: tuple[int, int, Route] | None = None
+    for r in routes:
+        if r.table_name != "main" or r.type not in (None, "unicast"):
+            continue
+        net = r.network
+        if net is None or net.version != addr.version or addr not in net:
+            continue
+        key = (net.prefixlen, -(r.metric or 0))
+        if best is None or key > best[:2]:
+            best = (*key, r)
+    return best[2] if best else None
+
+
+def route_text(r: Route) -> str:
+    """A route as ``ip route`` prints it: ``default via 10.6.131.1 dev eno1 proto static``."""
+    words = [r.dst]
+    for key, value in (
+        ("via", r.gateway),
+        ("dev", r.dev),
+        ("proto", r.protocol),
+        ("scope", r.scope),
+        ("src", r.prefsrc),
+        ("metric", None if r.metric is None else str(r.metric)),
+    ):
+        if value:
+            words += [key, value]
+    return " ".join([*words, *r.flags])
+
+
+def peer_path_evidence(snap: Snapshot, peer: str, addr: str) -> Evidence:
+    """What a peer does with a packet for ``addr``: holds it itself, or the route it takes."""
+    held = node_holding(snap, peer, addr)
+    if held is not None:
+        return iface_evidence(snap, peer, *held)
+    facts = snap.node_facts.get(peer)
+    route = route_to(facts.routes or (), ip_only(addr)) if facts else None
+    return Evidence(
+        source=snap.node_source(peer, "ip_route"),
+        object=f"Node/{peer}",
+        field=f"route to {ip_only(addr)}",
+        value=route_text(route) if route else "none",
+        node=peer,
+    )
 
 
 def smallest_supernet(addresses: Iterable[str]) -> IPNet | None:

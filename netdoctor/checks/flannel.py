@@ -20,7 +20,9 @@ from netdoctor.checks.common import (
     ip_only,
     log_lines,
     node_holding,
+    peer_path_evidence,
     peers_reach,
+    shared_subnet_address,
 )
 from netdoctor.checks.registry import Context, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
@@ -90,14 +92,25 @@ def _fdb_evidence(ctx: Context, address: str) -> list[Evidence]:
 
 
 def _iface_fix(ctx: Context) -> tuple[tuple[Action, ...], list[Evidence]]:
-    """``--iface`` naming the interface that holds each node's InternalIP (from node facts)."""
+    """``--iface`` naming the interface that holds each node's InternalIP (from node facts).
+
+    When kubelet itself picked the shared NAT address (every node's InternalIP is 10.0.2.15),
+    that interface is the broken one: take the node's address on a subnet all nodes share.
+    """
     snap = ctx.snapshot
     names: Counter[str] = Counter()
     ev: list[Evidence] = []
     missing = []
+    holders: dict[str, list[str]] = defaultdict(list)
+    for node in snap.nodes or ():
+        for ip in node.internal_ips[:1]:
+            holders[ip].append(node.metadata.name)
     for node in snap.nodes or ():
         ips = node.internal_ips
-        held = node_holding(snap, node.metadata.name, ips[0]) if ips else None
+        target = ips[0] if ips else None
+        if target is not None and len(holders[target]) > 1:
+            target = shared_subnet_address(snap, node.metadata.name, target, holders[target])
+        held = node_holding(snap, node.metadata.name, target) if target else None
         if held is None:
             missing.append(node.metadata.name)
             continue
@@ -230,7 +243,12 @@ def public_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
                 "internal_ip": node.internal_ips[0],
                 "peers": ", ".join(unreachable),
             },
-            evidence=(*claim.evidence, internal_ip_evidence(snap, node), *fix_ev),
+            evidence=(
+                *claim.evidence,
+                internal_ip_evidence(snap, node),
+                *(peer_path_evidence(snap, p, addr) for p in unreachable),
+                *fix_ev,
+            ),
             fix=fix,
             verify=_verify(ctx),
             nodes=(name, *unreachable),

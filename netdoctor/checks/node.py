@@ -5,11 +5,10 @@ Checks layer: pure functions over the Snapshot.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 
-from netdoctor.checks.common import internal_ip_evidence, networks_of_node, node_holding
+from netdoctor.checks.common import internal_ip_evidence, shared_subnet_address
 from netdoctor.checks.registry import Context, Note, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 
@@ -99,7 +98,7 @@ def internal_ip_duplicate(ctx: Context) -> Iterator[Yielded]:
             continue
         fixes = []
         for name in names:
-            candidate = _unique_address(ctx, name, ip, names)
+            candidate = shared_subnet_address(snap, name, ip, names)
             node_ip = candidate or f"<address of {name}>"
             fixes.append(
                 Action(
@@ -127,23 +126,3 @@ def internal_ip_duplicate(ctx: Context) -> Iterator[Yielded]:
             ),
             nodes=tuple(names),
         )
-
-
-def _unique_address(ctx: Context, node: str, dup: str, group: list[str]) -> str | None:
-    """An address of ``node`` on a subnet every other node of the group also has, if facts say."""
-    snap = ctx.snapshot
-    mine = networks_of_node(snap, node)
-    if not mine:
-        return None
-    others = [networks_of_node(snap, n) for n in group if n != node]
-    if any(o is None for o in others):
-        return None
-    facts = snap.node_facts[node]
-    for iface in facts.interfaces or ():
-        for a in iface.addresses("inet"):
-            if a.local == dup or a.scope != "global":
-                continue
-            net = ipaddress.ip_interface(f"{a.local}/{a.prefixlen}").network
-            if all(net in (o or []) for o in others) and node_holding(snap, node, a.local):
-                return a.local
-    return None

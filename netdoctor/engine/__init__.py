@@ -185,6 +185,17 @@ def diagnose(
         skipped = [o for o in outcomes if o.status in (CheckStatus.SKIPPED, CheckStatus.ERROR)]
         if skipped:
             reasons.append(Message("inconclusive.skipped", {"count": str(len(skipped))}))
+        # A check that ran but could not look at a node the question's traffic crosses has
+        # not cleared that node: "healthy" would be a guess.
+        for o in outcomes:
+            for note in o.notes:
+                if note.params.get("node") in path_nodes:
+                    reasons.append(
+                        Message(
+                            "inconclusive.path_node_unchecked",
+                            {"check": o.check_id, "node": note.params["node"]},
+                        )
+                    )
         for p in failed_probes:
             reasons.append(
                 Message(

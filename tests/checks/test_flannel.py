@@ -127,3 +127,26 @@ def test_unique_public_ip_that_peers_cannot_reach_is_a_mismatch():
 def test_mismatch_is_silent_without_peer_facts_to_prove_it():
     d = diagnose(vbox("10.0.2.15", "192.168.56.102", node_facts=False))
     assert [r.finding.id for r in d.findings] == []
+
+
+def test_when_kubelet_also_took_the_nat_address_the_iface_is_the_shared_subnet_not_the_nat():
+    snap = vbox()
+    nodes = [
+        node("k8s-master1", "10.0.2.15", annotations={PUB: "10.0.2.15"}),
+        node("k8s-node1", "10.0.2.15", annotations={PUB: "10.0.2.15"}),
+    ]
+    snap = snapshot(
+        nodes=nodes,
+        pods=list(_raw_pods(snap)),
+        daemonsets=[daemonset("kube-flannel", "kube-flannel-ds", FLANNEL)],
+        node_facts=dict(snap.node_facts),
+    )
+    d = diagnose(snap)
+    dup = next(r.finding for r in d.findings if r.finding.id == "flannel-public-ip-duplicate")
+    assert '"value":"--iface=enp0s8"' in dup.fix[0].command
+
+
+def _raw_pods(snap):
+    import msgspec
+
+    return msgspec.to_builtins(snap.pods)

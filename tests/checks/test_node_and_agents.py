@@ -170,3 +170,21 @@ def test_node_tainted_against_the_agent_is_not_expected_to_run_it():
     assert (
         next(o for o in d.outcomes if o.check_id == "cni-agent-unhealthy").status is CheckStatus.OK
     )
+
+
+def test_a_node_on_the_questions_path_without_data_makes_the_answer_inconclusive():
+    from netdoctor.model.snapshot import Question
+
+    snap = cluster(b_facts=False)
+    asked = type(snap)(
+        **{**snap.__dict__, "manifest": type(snap.manifest)(question=Question(to="node/b"))}
+    )
+    d = diagnose(asked)
+    assert d.verdict is Verdict.INCONCLUSIVE
+    assert [(m.key, m.params["node"]) for m in d.reasons] == [
+        ("inconclusive.path_node_unchecked", "b")
+    ]
+    off_path = type(snap)(
+        **{**snap.__dict__, "manifest": type(snap.manifest)(question=Question(to="node/a"))}
+    )
+    assert diagnose(off_path).verdict is Verdict.HEALTHY
