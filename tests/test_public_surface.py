@@ -20,6 +20,7 @@ def test_every_all_is_sorted_and_names_existing_attributes():
         if names is None:
             continue
         checked += 1
+
         # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions.
         def kind(name: str) -> tuple[int, str]:
             return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)

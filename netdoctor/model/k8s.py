@@ -237,25 +237,24 @@ class Toleration(_K, frozen=True):
         return self.operator == "Exists" or self.value == taint.value
 
 
-class PodSpec(_K, frozen=True):
-    node_name: str = ""
+class _PodSpecCommon(_K, frozen=True):
     tolerations: list[Toleration] = msgspec.field(default_factory=list)
     host_network: bool = False
+    node_selector: dict[str, str] = msgspec.field(default_factory=dict)
+    service_account_name: str = ""
+
+
+class PodSpec(_PodSpecCommon, frozen=True):
+    node_name: str = ""
     containers: list[PodContainer] = msgspec.field(default_factory=list)
     init_containers: list[PodContainer] = msgspec.field(default_factory=list)
-    node_selector: dict[str, str] = msgspec.field(default_factory=dict)
-    service_account_name: str = ""
 
 
-class TemplateSpec(_K, frozen=True):
+class TemplateSpec(_PodSpecCommon, frozen=True):
     """The pod spec inside a workload's template: containers with their env."""
 
-    tolerations: list[Toleration] = msgspec.field(default_factory=list)
-    host_network: bool = False
     containers: list[Container] = msgspec.field(default_factory=list)
     init_containers: list[Container] = msgspec.field(default_factory=list)
-    node_selector: dict[str, str] = msgspec.field(default_factory=dict)
-    service_account_name: str = ""
 
 
 class StateWaiting(_K, frozen=True):

@@ -18,6 +18,7 @@ from netdoctor.errors import ParseError
 from netdoctor.model.layout import FORMAT_VERSION
 from netdoctor.model.snapshot import InputNote, Manifest, Probe
 from netdoctor.parsers.kube import (
+    decode_json,
     describe_decode_error,
     describe_validation_error,
     load_yaml,
@@ -129,14 +130,7 @@ def parse_probe(data: bytes, file: str, name: str) -> Probe:
     data = strip_bom(data)
     if not data.strip():
         raise ParseError(file, "empty file")
-    try:
-        probe = msgspec.json.decode(data, type=Probe)
-    except msgspec.ValidationError as e:
-        raise ParseError(file, describe_validation_error(e)) from None
-    except msgspec.DecodeError as e:
-        raise ParseError(file, describe_decode_error(e, data)) from None
-    except RecursionError:
-        raise ParseError(file, "JSON nested too deeply") from None
+    probe = decode_json(data, file, Probe)
     if probe.kind not in PROBE_KINDS:
         raise ParseError(file, f"kind: {_show(probe.kind)} is not one of {_choices(PROBE_KINDS)}")
     if probe.result not in PROBE_RESULTS:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_YAML_DEPTH",
+    "decode_json",
     "decode_list",
     "describe_decode_error",
     "describe_validation_error",
@@ -67,11 +68,11 @@ def decode_list(data: bytes, file: str, item: type[T]) -> tuple[T, ...]:
     if is_yaml(data, file):
         return _from_python(load_yaml(data, file), file, item)
     if data.lstrip()[:1] == b"[":
-        return tuple(_decode_json(data, file, list[item]))  # type: ignore[valid-type]
-    lst = _decode_json(data, file, KList[item])  # type: ignore[valid-type]
+        return tuple(decode_json(data, file, list[item]))  # type: ignore[valid-type]
+    lst = decode_json(data, file, KList[item])  # type: ignore[valid-type]
     if lst.kind and not lst.kind.endswith("List"):
         # One object, not a list: kubectl prints it bare when a single name was asked for.
-        return (_decode_json(data, file, item),)
+        return (decode_json(data, file, item),)
     return tuple(lst.items)
 
 
@@ -85,7 +86,7 @@ def parse_version(data: bytes, file: str) -> VersionInfo:
         if len(docs) != 1:
             raise ParseError(file, "expected one YAML document")
         return _convert(docs[0], file, VersionInfo)
-    return _decode_json(data, file, VersionInfo)
+    return decode_json(data, file, VersionInfo)
 
 
 def _from_python(docs: list[Any], file: str, item: type[T]) -> tuple[T, ...]:
@@ -111,7 +112,8 @@ def _from_python(docs: list[Any], file: str, item: type[T]) -> tuple[T, ...]:
 # --- JSON and YAML with one-line errors ----------------------------------------------------------
 
 
-def _decode_json(data: bytes, file: str, typ: type[T]) -> T:
+def decode_json(data: bytes, file: str, typ: type[T]) -> T:
+    """Typed JSON decode; any failure is a one-line ParseError naming the file."""
     try:
         return msgspec.json.decode(data, type=typ)
     except msgspec.ValidationError as e:
