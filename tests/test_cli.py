@@ -264,3 +264,16 @@ def test_an_unreadable_bundle_never_prints_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1
     assert "b.tgz" in proc.stderr
+
+
+def test_chinese_text_shows_enum_words_in_chinese_while_json_keeps_the_enums(capsys):
+    _, text, _ = run(capsys, "diagnose", "-b", str(EX / "calico-ib-autodetect"), "--lang", "zh")
+    assert "严重程度：严重" in text
+    assert "critical" not in text
+    assert "缺失" in text
+    _, out, _ = run(
+        capsys, "diagnose", "-b", str(EX / "calico-ib-autodetect"), "--lang", "zh", "-o", "json"
+    )
+    report = json.loads(out)
+    assert report["findings"][0]["severity"] == "critical"
+    assert {c["status"] for c in report["checks"]} == {"ok", "finding"}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from netdoctor.report.model import FindingRow, Report, StepRow, SubjectRow
-from netdoctor.report.textutil import cell_len, clean_line, label, md_cell, pad
+from netdoctor.report.textutil import cell_len, clean_line, label, md_cell, pad, word
 
 __all__ = ["render_markdown"]
 
@@ -61,6 +61,9 @@ class _MarkdownRenderer:
     def label(self, key: str) -> str:
         return md_cell(label(self.report.labels, key))
 
+    def word(self, kind: str, value: str) -> str:
+        return word(self.report.labels, kind, value)
+
     def field(self, key: str, value: str) -> str:
         """``**Label**: value`` (the colon outside the emphasis, so CJK punctuation works)."""
         return f"**{self.label(key)}**{self.colon}{value}"
@@ -102,7 +105,7 @@ class _MarkdownRenderer:
         if r.input.notes:
             self.heading(2, self.label("input_notes"))
             for note in r.input.notes:
-                item = f"- {md_cell(note.file)}{self.colon}{md_cell(note.note)}"
+                item = f"- {md_cell(note.file)}{self.colon}{md_cell(self.word('note', note.note))}"
                 self.out.append(f"{item} ({md_cell(note.detail)})" if note.detail else item)
         while self.out and self.out[-1] == "":
             self.out.pop()
@@ -133,7 +136,7 @@ class _MarkdownRenderer:
         self.out.append(f"### [{md_cell(finding.code)}] {md_cell(finding.title)}")
         self.out.append("")
         meta = [
-            self.field("severity", md_cell(finding.severity)),
+            self.field("severity", md_cell(self.word("severity", finding.severity))),
             self.field("subject", md_cell(_subject(finding.subject))),
         ]
         if finding.runbook:
@@ -173,7 +176,8 @@ class _MarkdownRenderer:
     def other_finding(self, finding: FindingRow) -> None:
         self.out.append(
             f"- **[{md_cell(finding.code)}]** {md_cell(finding.title)}"
-            f" · {md_cell(finding.severity)} · {md_cell(_subject(finding.subject))}"
+            f" · {md_cell(self.word('severity', finding.severity))}"
+            f" · {md_cell(_subject(finding.subject))}"
         )
         first = next((s.command for s in finding.fix if s.command), None)
         if first:
@@ -222,7 +226,12 @@ class _MarkdownRenderer:
     def checks(self) -> None:
         keys = ("col.code", "col.id", "col.status", "col.reason")
         rows = [
-            [md_cell(c.code), md_cell(c.id), md_cell(c.status), md_cell(c.reason or "")]
+            [
+                md_cell(c.code),
+                md_cell(c.id),
+                md_cell(self.word("status", c.status)),
+                md_cell(c.reason or ""),
+            ]
             for c in self.report.checks
         ]
         self.out += _table([self.label(k) for k in keys], rows)

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from netdoctor.report.model import FindingRow, Report, StepRow, SubjectRow
-from netdoctor.report.textutil import clean_line, label
+from netdoctor.report.textutil import clean_line, label, word
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -216,10 +216,14 @@ class _TextRenderer:
 
         self.console.print(Padding(renderable, (0, 0, 0, indent)) if indent else renderable)
 
-    def styled(self, value: str, styles: dict[str, str]) -> Text:
+    def styled(self, value: str, styles: dict[str, str], kind: str = "") -> Text:
+        """An enum value in its style, shown in the report's language (``word.<kind>.<value>``)."""
         from rich.text import Text
 
-        return Text(clean_line(value), style=styles.get(value, ""))
+        return Text(self.word(kind, value), style=styles.get(value, ""))
+
+    def word(self, kind: str, value: str) -> str:
+        return word(self.report.labels, kind, value) if kind else clean_line(value)
 
     def sep(self) -> tuple[str, str]:
         return (" · ", _MUTED)
@@ -256,7 +260,7 @@ class _TextRenderer:
         self.line((f"[{clean_line(finding.code)}] ", style), (clean_line(finding.title), style))
 
     def finding_meta(self, finding: FindingRow, *, with_labels: bool, indent: int) -> None:
-        sev = (clean_line(finding.severity), _SEVERITY_STYLE.get(finding.severity, ""))
+        sev = (self.word("severity", finding.severity), _SEVERITY_STYLE.get(finding.severity, ""))
         parts: list[tuple[str, str] | str] = []
         if with_labels:
             parts += [self.name("severity"), sev, self.sep()]
@@ -331,7 +335,7 @@ class _TextRenderer:
         assert path is not None
         parts: list[tuple[str, str] | str] = [
             self.name("col.verdict"),
-            (clean_line(path.verdict), _PATH_STYLE.get(path.verdict, "bold")),
+            (self.word("path", path.verdict), _PATH_STYLE.get(path.verdict, "bold")),
         ]
         if path.drop_at is not None:
             parts += [self.sep(), (f"#{path.drop_at}", _HOP_STYLE["drop"])]
@@ -346,7 +350,7 @@ class _TextRenderer:
                 clean_line(hop.direction),
                 clean_line(hop.node or "-"),
                 clean_line(hop.stage),
-                self.styled(hop.verdict, _HOP_STYLE),
+                self.styled(hop.verdict, _HOP_STYLE, "hop"),
                 clean_line(hop.detail),
                 style=row_style,
             )
@@ -380,7 +384,7 @@ class _TextRenderer:
             table.add_row(
                 clean_line(check.code),
                 clean_line(check.id),
-                self.styled(check.status, _STATUS_STYLE),
+                self.styled(check.status, _STATUS_STYLE, "status"),
                 clean_line(check.reason or ""),
             )
         self.print_indented(table, 2)
@@ -388,6 +392,6 @@ class _TextRenderer:
     def input_notes(self) -> None:
         items = []
         for note in self.report.input.notes:
-            item = f"{note.file}{self.colon()}{note.note}"
+            item = f"{note.file}{self.colon()}{self.word('note', note.note)}"
             items.append(f"{item} ({note.detail})" if note.detail else item)
         self.bullets(items, indent=2)

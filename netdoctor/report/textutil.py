@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-__all__ = ["cell_len", "clean", "clean_line", "label", "md_cell", "pad"]
+__all__ = ["cell_len", "clean", "clean_line", "label", "md_cell", "pad", "word"]
 
 # Escape sequences are removed whole, so that their parameters ("[2J") do not remain as text.
 # CSI (ESC [ or the C1 byte 0x9b), OSC/DCS/SOS/PM/APC strings up to BEL or ST, then any other
@@ -75,3 +75,11 @@ def label(labels: Mapping[str, str], key: str) -> str:
     """The heading for *key* in the report's language, or the key itself when it is missing."""
     value = labels.get(key)
     return clean_line(value) if value else key
+
+
+def word(labels: Mapping[str, str], kind: str, value: str) -> str:
+    """An enum value (severity, status, note) in the report's language; itself when untranslated.
+
+    JSON keeps the enum; people reading text or Markdown get ``严重`` rather than ``critical``.
+    """
+    return clean_line(labels.get(f"word.{kind}.{value}") or value)
