@@ -2,7 +2,8 @@
 
 Report layer. Other tools, CI jobs and tickets parse this, so it is the struct encoded as it is
 (field order as declared, camelCase names) with one contract rule applied: ``path`` is present
-only when the question names a source and a destination, i.e. when the report has one.
+only when the question names a source and a destination, i.e. when the report has one. The
+``labels`` (headings for the human formats) are left out: they are not data.
 Strings are quoted exactly, not cleaned: JSON escapes C0 itself, and C1 and bidi controls are
 written as ``\\u`` escapes so that printing the document cannot drive a terminal either.
 """
@@ -28,5 +29,6 @@ def render_json(report: Report) -> str:
     doc: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(report))
     if doc.get("path") is None:
         doc.pop("path", None)
+    doc.pop("labels", None)
     text = msgspec.json.format(msgspec.json.encode(doc), indent=2).decode("utf-8")
     return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n"

@@ -37,11 +37,13 @@ def test_json_matches_its_golden_file(
 
 
 @pytest.mark.parametrize("name", [*GOLDEN, "inconclusive-zh", "hostile"])
-def test_json_round_trips_to_an_equal_report(
+def test_json_round_trips_to_an_equal_report_without_the_headings(
     name: str, report_named: Callable[[str], Report]
 ) -> None:
     report = report_named(name)
-    assert msgspec.json.decode(render_json(report), type=Report) == report
+    assert report.labels  # the human formats' headings are there to be left out
+    decoded = msgspec.json.decode(render_json(report), type=Report)
+    assert decoded == msgspec.structs.replace(report, labels={})
 
 
 def test_json_has_the_contract_keys_in_the_struct_order(broken_en: Report) -> None:
