@@ -98,3 +98,13 @@ def test_locale_picks_chinese_only_for_zh():
     assert default_lang({"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
     assert default_lang({}) == "en"
     assert default_lang({"LANG": "C.UTF-8"}) == "en"
+
+
+def test_every_input_note_reason_a_source_gives_has_catalog_words():
+    reasons = set()
+    for path in list((PKG / "sources").glob("*.py")) + [PKG / "parsers" / "bundle_files.py"]:
+        text = path.read_text(encoding="utf-8")
+        reasons |= set(re.findall(r'reason="([a-z_]+)"', text))
+        reasons |= set(re.findall(r'self\.ignore\(\s*\w+,\s*"([a-z_]+)"', text))
+    assert len(reasons) >= 10, reasons
+    assert sorted(r for r in reasons if f"input.{r}" not in CAT.messages) == []

@@ -46,10 +46,17 @@ __all__ = [
 
 
 class InputNote(msgspec.Struct, frozen=True, kw_only=True):
-    """Something about the input the user should know: missing, ignored or malformed."""
+    """Something about the input the user should know: missing, ignored or malformed.
+
+    ``reason`` is a catalog key under ``input.`` (``symlink``, ``secrets``, ...) with its
+    ``params``: sources say why, the catalog says it in the user's language. ``detail`` only
+    quotes the input's own words (a JSON error in a CNI file).
+    """
 
     file: str
-    note: str  # "missing" | "ignored" | "malformed" | "empty" | "unsupported"
+    note: str  # "missing" | "ignored" | "malformed"
+    reason: str = ""
+    params: dict[str, str] = msgspec.field(default_factory=dict)
     detail: str = ""
 
 

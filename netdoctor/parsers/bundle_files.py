@@ -212,9 +212,13 @@ def parse_cni_file(data: bytes, file: str) -> tuple[str, InputNote | None]:
     try:
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
-        return text, InputNote(file=file, note="malformed", detail=describe_decode_error(e, raw))
+        return text, InputNote(
+            file=file, note="malformed", reason="cni_json", detail=describe_decode_error(e, raw)
+        )
     except RecursionError:
-        return text, InputNote(file=file, note="malformed", detail="JSON nested too deeply")
+        return text, InputNote(
+            file=file, note="malformed", reason="cni_json", detail="nested too deeply"
+        )
     if not isinstance(doc, dict):
-        return text, InputNote(file=file, note="malformed", detail="expected a JSON object")
+        return text, InputNote(file=file, note="malformed", reason="cni_not_object")
     return text, None

@@ -61,6 +61,12 @@ def _probe(p: Probe) -> ProbeRow:
     )
 
 
+def _note_detail(cat: Catalog, lang: Lang, n: InputNote) -> str:
+    """The reason in the user's language, then the input's own words, if any."""
+    said = cat.text(f"input.{n.reason}", lang, n.params) if n.reason else ""
+    return f"{said}: {n.detail}" if said and n.detail else said or n.detail
+
+
 def _fold_notes(
     cat: Catalog, lang: Lang, notes: tuple[InputNote, ...], node_count: int
 ) -> list[InputNoteRow]:
@@ -69,10 +75,10 @@ def _fold_notes(
     per_node: dict[tuple[str, str], list[str]] = {}
     for n in notes:
         parts = n.file.split("/", 2)
-        if len(parts) == 3 and parts[0] == "nodes" and not n.detail:
+        if len(parts) == 3 and parts[0] == "nodes" and not n.detail and not n.reason:
             per_node.setdefault((parts[2], n.note), []).append(parts[1])
         else:
-            rows.append(InputNoteRow(file=n.file, note=n.note, detail=n.detail))
+            rows.append(InputNoteRow(file=n.file, note=n.note, detail=_note_detail(cat, lang, n)))
     for (name, note), nodes in per_node.items():
         if len(nodes) == 1:
             rows.append(InputNoteRow(file=f"nodes/{nodes[0]}/{name}", note=note))

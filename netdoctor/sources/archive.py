@@ -310,13 +310,11 @@ class BundleTree:
             for entry in entries:
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 if entry.is_symlink():
-                    self.notes.append(
-                        InputNote(file=rel, note="ignored", detail="symlink not followed")
-                    )
+                    self.notes.append(InputNote(file=rel, note="ignored", reason="symlink"))
                 elif entry.is_dir(follow_symlinks=False):
                     if rel.count("/") + 1 > _MAX_DEPTH:
                         self.notes.append(
-                            InputNote(file=rel + "/", note="ignored", detail="nested too deeply")
+                            InputNote(file=rel + "/", note="ignored", reason="too_deep")
                         )
                         continue
                     dirs.append(rel)
@@ -324,9 +322,7 @@ class BundleTree:
                 elif entry.is_file(follow_symlinks=False):
                     files.append(rel)
                 else:
-                    self.notes.append(
-                        InputNote(file=rel, note="ignored", detail="not a regular file")
-                    )
+                    self.notes.append(InputNote(file=rel, note="ignored", reason="not_regular"))
 
     def _open_dir(self, rel: str) -> int:
         """An fd on the folder ``rel``, walked from the root one component at a time."""

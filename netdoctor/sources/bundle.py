@@ -247,8 +247,8 @@ class _BundleReader:
         self.probes: list[Probe] | None = [] if "probes" in tree.dirs else None
         self.manifest = Manifest()
 
-    def ignore(self, rel: str, detail: str) -> None:
-        self.notes.append(InputNote(file=rel, note="ignored", detail=detail))
+    def ignore(self, rel: str, reason: str, **params: str) -> None:
+        self.notes.append(InputNote(file=rel, note="ignored", reason=reason, params=params))
 
     def snapshot(self, source_path: str) -> Snapshot:
         # The Kubernetes objects first: pods.json is the largest file, and decoding it before
@@ -281,7 +281,7 @@ class _BundleReader:
                 name = parts[1].removesuffix(".json")
                 self.probes.append(parse_probe(self.tree.read(rel), rel, name))
             else:
-                self.ignore(rel, "not part of the bundle layout")
+                self.ignore(rel, "layout")
         self._missing()
         if self.logs is not None:
             self.provenance["logs"] = "logs/"
@@ -312,10 +312,10 @@ class _BundleReader:
             name = rel.removeprefix("k8s/")
             stem, suffix = _split_suffix(name)
             if suffix is None:
-                self.ignore(rel, "not part of the bundle layout")
+                self.ignore(rel, "layout")
                 continue
             if stem == "secrets" or stem.startswith("secrets."):
-                self.ignore(rel, "Secrets are never read")
+                self.ignore(rel, "secrets")
                 continue
             rank_suffix = _K8S_SUFFIXES.index(suffix)
             if stem == "version":
@@ -323,7 +323,7 @@ class _BundleReader:
             else:
                 found = _resource_for(stem)
                 if found is None:
-                    self.ignore(rel, "unknown resource")
+                    self.ignore(rel, "unknown_resource")
                     continue
                 res, rank_name = found
                 key = res.key
@@ -331,10 +331,10 @@ class _BundleReader:
             if key in chosen:
                 prev_rank, prev_rel, _ = chosen[key]
                 if rank < prev_rank:
-                    self.ignore(prev_rel, f"duplicate of {rel}")
+                    self.ignore(prev_rel, "duplicate", of=rel)
                     chosen[key] = (rank, rel, res)
                 else:
-                    self.ignore(rel, f"duplicate of {prev_rel}")
+                    self.ignore(rel, "duplicate", of=prev_rel)
                 continue
             chosen[key] = (rank, rel, res)
         for key, (_, rel, res) in sorted(chosen.items()):
@@ -348,7 +348,7 @@ class _BundleReader:
             elif attr in _ITEM_TYPES:
                 self.fields[attr] = decode_list(self.tree.read(rel), rel, _ITEM_TYPES[attr])
             else:
-                self.ignore(rel, "no check uses this resource")
+                self.ignore(rel, "unused_resource")
                 continue
             self.provenance[key] = rel
 
@@ -372,13 +372,13 @@ class _BundleReader:
             facts[attr] = reader(self.tree.read(rel), rel)
             self.provenance[f"node:{node}:{part}"] = rel
         else:
-            self.ignore(rel, "not part of the bundle layout")
+            self.ignore(rel, "layout")
 
     def _pod_file(self, rel: str, ref: str, name: str) -> None:
         facts = self.pod_facts.setdefault(ref, {})
         part = _POD_FILE_PART.get(name)
         if part is None:
-            self.ignore(rel, "not part of the bundle layout")
+            self.ignore(rel, "layout")
             return
         attr, reader = _NODE_PARTS[part]
         facts[attr] = reader(self.tree.read(rel), rel)

@@ -84,7 +84,11 @@ def read_cluster_info(tree: BundleTree, source_path: str) -> Snapshot:
         stem, suffix = _split(parts[-1])
         if len(parts) == 1 and stem == "nodes" and suffix is not None:
             if "k8s.nodes" in provenance:
-                notes.append(InputNote(file=rel, note="ignored", detail="duplicate of nodes.json"))
+                notes.append(
+                    InputNote(
+                        file=rel, note="ignored", reason="duplicate", params={"of": "nodes.json"}
+                    )
+                )
                 continue
             fields["nodes"] = list(decode_list(tree.read(rel), rel, Node))
             provenance["k8s.nodes"] = rel
@@ -102,31 +106,18 @@ def read_cluster_info(tree: BundleTree, source_path: str) -> Snapshot:
                 provenance[f"log:{key}"] = rel
             provenance["logs"] = "<ns>/<pod>/logs.txt"
         else:
-            notes.append(
-                InputNote(file=rel, note="ignored", detail="not part of a cluster-info dump")
-            )
+            notes.append(InputNote(file=rel, note="ignored", reason="dump_layout"))
     for pattern, count in sorted(unused.items()):
-        files = "file" if count == 1 else "files"
         notes.append(
             InputNote(
-                file=pattern,
-                note="ignored",
-                detail=f"{count} {files}; netdoctor has no use for this resource",
+                file=pattern, note="ignored", reason="dump_unused", params={"count": str(count)}
             )
         )
     for key in _NOT_IN_A_DUMP:
         res = next(r for r in RESOURCES if r.key == key)
-        notes.append(
-            InputNote(file=res.path, note="missing", detail="a cluster-info dump does not have it")
-        )
-    notes.append(
-        InputNote(
-            file="k8s/version.json", note="missing", detail="a cluster-info dump does not have it"
-        )
-    )
-    notes.append(
-        InputNote(file="nodes/", note="missing", detail="a cluster-info dump has no node facts")
-    )
+        notes.append(InputNote(file=res.path, note="missing", reason="dump_lacks"))
+    notes.append(InputNote(file="k8s/version.json", note="missing", reason="dump_lacks"))
+    notes.append(InputNote(file="nodes/", note="missing", reason="dump_no_node_facts"))
     for attr in ("services", "daemonsets", "events"):
         if attr not in fields:
             notes.append(InputNote(file=f"<ns>/{attr}.json", note="missing"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from source_helpers import BUNDLES, assert_one_line, pack
 
+from netdoctor.catalog import load_catalog
 from netdoctor.errors import BundleError
 from netdoctor.model.snapshot import InputNote, Question, Snapshot
 from netdoctor.sources import BundleSource, Source
@@ -18,7 +19,13 @@ N5 = "l20-gpu-05"
 
 
 def notes(snap: Snapshot, kind: str) -> dict[str, str]:
-    return {n.file: n.detail for n in snap.input_notes if n.note == kind}
+    """file -> why, in the catalog's English (sources give a reason code, never a sentence)."""
+    cat = load_catalog()
+    return {
+        n.file: cat.text(f"input.{n.reason}", "en", n.params) if n.reason else n.detail
+        for n in snap.input_notes
+        if n.note == kind
+    }
 
 
 def assert_basic_bundle(snap: Snapshot) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from source_helpers import BUNDLES, pack
 
+from netdoctor.catalog import load_catalog
 from netdoctor.sources import BundleSource
 from netdoctor.sources.clusterinfo import split_logs
 
@@ -60,7 +61,12 @@ def test_a_dump_logs_file_is_split_into_one_log_per_container() -> None:
 
 def test_what_a_dump_lacks_is_noted_missing_and_what_it_has_unused_is_ignored() -> None:
     snap = BundleSource(DUMP).load()
-    missing = {n.file: n.detail for n in snap.input_notes if n.note == "missing"}
+    cat = load_catalog()
+    missing = {
+        n.file: cat.text(f"input.{n.reason}", "en", n.params)
+        for n in snap.input_notes
+        if n.note == "missing"
+    }
     assert missing == {
         "k8s/endpointslices.discovery.k8s.io.json": "a cluster-info dump does not have it",
         "k8s/networkpolicies.networking.k8s.io.json": "a cluster-info dump does not have it",
@@ -68,7 +74,11 @@ def test_what_a_dump_lacks_is_noted_missing_and_what_it_has_unused_is_ignored() 
         "k8s/version.json": "a cluster-info dump does not have it",
         "nodes/": "a cluster-info dump has no node facts",
     }
-    ignored = {n.file: n.detail for n in snap.input_notes if n.note == "ignored"}
+    ignored = {
+        n.file: cat.text(f"input.{n.reason}", "en", n.params)
+        for n in snap.input_notes
+        if n.note == "ignored"
+    }
     assert ignored == {
         "<ns>/replicasets.json": "2 files; netdoctor has no use for this resource",
         "<ns>/replication-controllers.json": "2 files; netdoctor has no use for this resource",
