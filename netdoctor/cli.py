@@ -145,7 +145,11 @@ def explain(
 
     entry = load_catalog().entry(id_or_code)
     if entry is None:
-        raise UsageError(f"explain {id_or_code!r}: no such root cause (see 'netdoctor checks')")
+        raise UsageError(
+            f"explain {id_or_code!r}: no such root cause (see 'netdoctor checks')",
+            key="error.no_root_cause",
+            params={"name": id_or_code},
+        )
     sys.stdout.write(render_explain(entry, _lang(lang)))
 
 
@@ -173,10 +177,35 @@ def _size(text: str, flag: str) -> int:
     try:
         value = float(num) * units[unit]
     except ValueError:
-        raise UsageError(f"{flag} {text!r}: expected a size such as 512M or 8G") from None
+        raise UsageError(
+            f"{flag} {text!r}: expected a size such as 512M or 8G",
+            key="error.size",
+            params={"flag": flag, "value": text},
+        ) from None
     if value <= 0:
-        raise UsageError(f"{flag} {text!r}: must be positive")
+        raise UsageError(
+            f"{flag} {text!r}: must be positive",
+            key="error.size",
+            params={"flag": flag, "value": text},
+        )
     return int(value)
+
+
+def _say(e: NetdoctorError, argv: list[str] | None) -> str:
+    """The error in the language asked for (``--lang``, else the locale), when it has words."""
+    if e.key is None:
+        return str(e)
+    from netdoctor.catalog import load_catalog
+
+    args = sys.argv[1:] if argv is None else argv
+    lang: Lang = _lang(None)
+    for i, a in enumerate(args):
+        value = a.split("=", 1)[1] if a.startswith("--lang=") else None
+        if a == "--lang" and i + 1 < len(args):
+            value = args[i + 1]
+        if value in ("en", "zh"):
+            lang = "zh" if value == "zh" else "en"
+    return load_catalog().text(e.key, lang, e.params)
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
@@ -200,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     except NetdoctorError as e:
         if os.environ.get("NETDOCTOR_DEBUG"):
             raise
-        _fail(" ".join(str(e).split()), e.exit_status)
+        _fail(" ".join(_say(e, argv).split()), e.exit_status)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:

@@ -7,6 +7,9 @@
         └── ParseError              one file is malformed (names the file and what is wrong)
 
 Exit statuses of a run that completed are not errors: 0 healthy, 1 broken, 3 inconclusive.
+An error may carry a catalog ``key`` and ``params``: the CLI then says it in the user's language
+(``message`` stays the English line, for logs and tests). Parse errors quote the input's format
+and stay as they are.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ class NetdoctorError(Exception):
 
     exit_status = 2
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, key: str | None = None, params: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key
+        self.params = params or {}
 
     def __str__(self) -> str:
         return self.message

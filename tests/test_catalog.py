@@ -59,6 +59,7 @@ def test_every_message_key_used_in_the_code_exists_in_the_catalog():
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'Message\(\s*"([a-z_.0-9]+)"', text))
         used |= set(re.findall(r'cat(?:alog)?\.text\(\s*"([a-z_.0-9]+)"\s*[,)]', text))
+        used |= set(re.findall(r'key="(error\.[a-z_.0-9]+)"', text))
     assert used, "the scan found no message keys: the pattern is stale"
     missing = sorted(k for k in used if k not in CAT.messages)
     assert missing == []
@@ -102,7 +103,7 @@ def test_locale_picks_chinese_only_for_zh():
 
 def test_every_input_note_reason_a_source_gives_has_catalog_words():
     reasons = set()
-    for path in list((PKG / "sources").glob("*.py")) + [PKG / "parsers" / "bundle_files.py"]:
+    for path in [*(PKG / "sources").glob("*.py"), PKG / "parsers" / "bundle_files.py"]:
         text = path.read_text(encoding="utf-8")
         reasons |= set(re.findall(r'reason="([a-z_]+)"', text))
         reasons |= set(re.findall(r'self\.ignore\(\s*\w+,\s*"([a-z_]+)"', text))

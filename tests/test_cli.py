@@ -168,7 +168,7 @@ def test_only_and_skip_select_checks_by_id_or_code(capsys):
     ("argv", "needle"),
     [
         (["diagnose", "-b", "/nonexistent/bundle"], "/nonexistent/bundle"),
-        (["diagnose", "-b", str(EX / "healthy-calico"), "--to", "default/nope"], "no such pod"),
+        (["diagnose", "-b", str(EX / "healthy-calico"), "--to", "default/nope"], "no such Pod"),
         (["diagnose", "-b", str(EX / "healthy-calico"), "--port", "http"], "--port"),
         (["diagnose", "-b", str(EX / "healthy-calico"), "--port", "99999/tcp"], "1-65535"),
         (["diagnose", "-b", str(EX / "healthy-calico"), "--only", "NET-999"], "no such check"),
@@ -277,3 +277,12 @@ def test_chinese_text_shows_enum_words_in_chinese_while_json_keeps_the_enums(cap
     report = json.loads(out)
     assert report["findings"][0]["severity"] == "critical"
     assert {c["status"] for c in report["checks"]} == {"ok", "finding"}
+
+
+def test_usage_errors_speak_the_language_asked_for(capsys):
+    argv = ["diagnose", "-b", str(EX / "healthy-calico"), "--to", "default/nope", "--lang", "zh"]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == "netdoctor: error: --to 'default/nope'：k8s/pods.json 中没有这个 Pod\n"
+    code, _, err = run(capsys, "diagnose", "-b", "/nonexistent/b", "--lang=zh")
+    assert (code, err) == (2, "netdoctor: error: /nonexistent/b：文件或目录不存在\n")

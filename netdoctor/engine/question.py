@@ -49,16 +49,24 @@ def parse_port(text: str | int | None) -> tuple[int | None, str]:
         port_s, _, proto = text.strip().partition("/")
         proto = (proto or "tcp").upper()
     if proto not in ("TCP", "UDP", "SCTP"):
-        raise UsageError(f"--port {text!r}: protocol must be tcp, udp or sctp")
+        raise UsageError(
+            f"--port {text!r}: protocol must be tcp, udp or sctp",
+            key="error.port",
+            params={"value": str(text)},
+        )
     if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise UsageError(f"--port {text!r}: expected a port number 1-65535, e.g. 22/tcp")
+        raise UsageError(
+            f"--port {text!r}: expected a port number 1-65535, e.g. 22/tcp",
+            key="error.port",
+            params={"value": str(text)},
+        )
     return int(port_s), proto
 
 
 def resolve_endpoint(snap: Snapshot, text: str, flag: str) -> Endpoint:
     raw = text.strip()
     if not raw:
-        raise UsageError(f"{flag}: empty value")
+        raise UsageError(f"{flag}: empty value", key="error.empty", params={"flag": flag})
     kind, _, rest = raw.partition("/")
     if kind in ("node", "nodes", "no") and rest:
         return _node(snap, raw, rest, flag)
@@ -76,7 +84,9 @@ def resolve_endpoint(snap: Snapshot, text: str, flag: str) -> Endpoint:
         return _pod(snap, raw, raw, flag)
     if "/" in raw or " " in raw:
         raise UsageError(
-            f"{flag} {raw!r}: expected NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name"
+            f"{flag} {raw!r}: expected NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name",
+            key="error.endpoint",
+            params={"flag": flag, "value": raw},
         )
     return Endpoint(raw=raw, kind="dns")
 
@@ -86,7 +96,11 @@ def _pod(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
         return Endpoint(raw=raw, kind="unresolved")
     pod = snap.pod_by_ref.get(ref)
     if pod is None:
-        raise UsageError(f"{flag} {raw!r}: no such pod in {snap.source('k8s.pods')}")
+        raise UsageError(
+            f"{flag} {raw!r}: no such pod in {snap.source('k8s.pods')}",
+            key="error.no_such",
+            params={"flag": flag, "value": raw, "kind": "Pod", "file": snap.source("k8s.pods")},
+        )
     node = snap.node_by_name.get(pod.spec.node_name)
     return Endpoint(raw=raw, kind="pod", pod=pod, node=node, ip=pod.ips[0] if pod.ips else None)
 
@@ -96,7 +110,11 @@ def _node(snap: Snapshot, raw: str, name: str, flag: str) -> Endpoint:
         return Endpoint(raw=raw, kind="unresolved")
     node = snap.node_by_name.get(name)
     if node is None:
-        raise UsageError(f"{flag} {raw!r}: no such node in {snap.source('k8s.nodes')}")
+        raise UsageError(
+            f"{flag} {raw!r}: no such node in {snap.source('k8s.nodes')}",
+            key="error.no_such",
+            params={"flag": flag, "value": raw, "kind": "Node", "file": snap.source("k8s.nodes")},
+        )
     ips = node.internal_ips
     return Endpoint(raw=raw, kind="node", node=node, ip=ips[0] if ips else None)
 
@@ -105,10 +123,19 @@ def _service(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
     if snap.services is None:
         return Endpoint(raw=raw, kind="unresolved")
     if ref.count("/") != 1:
-        raise UsageError(f"{flag} {raw!r}: expected svc/NAMESPACE/NAME")
+        raise UsageError(
+            f"{flag} {raw!r}: expected svc/NAMESPACE/NAME",
+            key="error.endpoint",
+            params={"flag": flag, "value": raw},
+        )
     svc = snap.service_by_ref.get(ref)
     if svc is None:
-        raise UsageError(f"{flag} {raw!r}: no such Service in {snap.source('k8s.services')}")
+        file = snap.source("k8s.services")
+        raise UsageError(
+            f"{flag} {raw!r}: no such Service in {file}",
+            key="error.no_such",
+            params={"flag": flag, "value": raw, "kind": "Service", "file": file},
+        )
     return Endpoint(raw=raw, kind="service", service=svc, ip=svc.spec.cluster_ip)
 
 

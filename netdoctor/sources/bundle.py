@@ -185,13 +185,21 @@ class BundleSource:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            raise BundleError(f"{self.label}: no such file or folder") from None
+            raise BundleError(
+                f"{self.label}: no such file or folder",
+                key="error.no_bundle",
+                params={"path": self.label},
+            ) from None
         except OSError as e:
             raise BundleError(f"{self.label}: cannot open ({e.strerror or e})") from None
         if stat.S_ISDIR(st.st_mode):
             return self._read_folder(self.path)
         if not stat.S_ISREG(st.st_mode):
-            raise BundleError(f"{self.label}: not a folder or a regular file")
+            raise BundleError(
+                f"{self.label}: not a folder or a regular file",
+                key="error.not_bundle",
+                params={"path": self.label},
+            )
         try:
             kind = archive_kind(self.path)
         except OSError as e:
