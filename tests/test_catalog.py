@@ -109,3 +109,13 @@ def test_every_input_note_reason_a_source_gives_has_catalog_words():
         reasons |= set(re.findall(r'self\.ignore\(\s*\w+,\s*"([a-z_]+)"', text))
     assert len(reasons) >= 10, reasons
     assert sorted(r for r in reasons if f"input.{r}" not in CAT.messages) == []
+
+
+def test_chinese_text_has_no_space_between_two_chinese_characters():
+    between = re.compile(
+        r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef] [\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]"
+    )
+    texts = [t["zh"] for t in CAT.messages.values()]
+    for entry in CAT.entries.values():
+        texts += [entry.doc[s]["zh"] for s in SECTIONS] + [t["zh"] for t in entry.titles.values()]
+    assert [t for t in texts if between.search(t)] == []

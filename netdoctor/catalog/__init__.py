@@ -10,6 +10,7 @@ parameters; the report asks the catalog for the sentence.
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,10 +102,17 @@ class Catalog:
         return entry.severity if entry else Severity.WARNING
 
 
+# YAML folds a wrapped line into a space; Chinese puts none between characters.
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_FOLDED_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
 def _texts(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(lang), str) for lang in LANGS):
         raise ValueError(f"catalog {where}: needs 'en' and 'zh' strings")
-    return {lang: cast(str, raw[lang]) for lang in LANGS}
+    texts = {lang: cast(str, raw[lang]) for lang in LANGS}
+    texts["zh"] = _FOLDED_SPACE.sub("", texts["zh"])
+    return texts
 
 
 def _load_yaml(text: str) -> Any:

@@ -18,17 +18,14 @@ __all__ = ["render_checks", "render_explain"]
 
 def render_explain(entry: Entry, lang: Lang) -> str:
     cat = load_catalog()
+    colon = "：" if lang == "zh" else ": "
+    severity = cat.text("severity." + entry.severity.value, lang)
     lines = [f"{entry.code}  {entry.id}", entry.about[lang]]
-    lines.append(
-        cat.text("explain.severity", lang)
-        + ": "
-        + cat.text("severity." + entry.severity.value, lang)
-    )
+    lines.append(cat.text("explain.severity", lang) + colon + severity)
     spec = REGISTRY.get(entry.id)
     if spec is not None and spec.needs:
-        lines.append(
-            f"{cat.text('explain.needs', lang)}: " + ", ".join(path_for(n) for n in spec.needs)
-        )
+        needs = ", ".join(path_for(n) for n in spec.needs)
+        lines.append(cat.text("explain.needs", lang) + colon + needs)
     for section in SECTIONS:
         lines += ["", f"## {cat.text('explain.' + section, lang)}"]
         width = 50 if lang == "zh" else 96  # Chinese characters take two cells each
