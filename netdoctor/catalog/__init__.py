@@ -110,7 +110,7 @@ _FOLDED_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
 def _texts(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(lang), str) for lang in LANGS):
         raise ValueError(f"catalog {where}: needs 'en' and 'zh' strings")
-    texts = {lang: cast(str, raw[lang]) for lang in LANGS}
+    texts: dict[str, str] = {lang: cast(str, raw[lang]) for lang in LANGS}
     texts["zh"] = _FOLDED_SPACE.sub("", texts["zh"])
     return texts
 
