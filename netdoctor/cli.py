@@ -17,6 +17,7 @@ import typer
 
 from netdoctor import __version__
 from netdoctor.errors import NetdoctorError, UsageError
+from netdoctor.lab.cli import app as lab_app
 
 if TYPE_CHECKING:
     from netdoctor.catalog import Lang
@@ -34,6 +35,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+# The lab's module imports only typer and two enums; its commands import the rest when run.
+app.add_typer(lab_app, name="lab")
 
 
 class Output(StrEnum):
