@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from netdoctor.report.model import FindingRow, Report, StepRow, SubjectRow
-from netdoctor.report.textutil import clean_line, label, word
+from netdoctor.report.textutil import cell_len, clean_line, label, word
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -300,11 +300,17 @@ class _TextRenderer:
         where = " · ".join(self.label(k) for k in ("col.source", "col.object", "col.field"))
         table.add_column(where, overflow="fold")
         for ev in finding.evidence:
+            value = clean_line(ev.value)
             place = Text.assemble(
                 clean_line(ev.source), (" · ", _MUTED), clean_line(ev.object), "\n"
             )
             place.append(clean_line(ev.field), style=_MUTED)
-            table.add_row(clean_line(ev.value), place)
+            if cell_len(value) > value_width:
+                # A log line folded into a narrow column is unreadable: give it the wide one.
+                place.append("\n")
+                place.append(value, style="bold")
+                value = ""
+            table.add_row(value, place)
         self.print_indented(table, 2)
 
     def steps(self, steps: list[StepRow]) -> None:
