@@ -331,6 +331,10 @@ def _sysctls(plan: Plan, fault: set[FaultName]) -> None:
     for node in plan.nodes:
         s = node.sysctls
         s["net.ipv4.ip_forward"] = "1"
+        if plan.cni == "flannel":
+            # Pods share the cni0 bridge: kubeadm and flannel require bridged traffic to go
+            # through iptables; set it rather than rely on the kernel's default.
+            s["net.bridge.bridge-nf-call-iptables"] = "1"
         if plan.cni == "calico":
             for p in node.pods:
                 s[f"net.ipv4.conf.{p.host_veth}.proxy_arp"] = "1"
