@@ -2,7 +2,8 @@
 
 Sits just above the model. Data lives in YAML beside this module: ``rootcauses/*.yaml`` (one
 file per family; each id with its code, severity, title templates and documentation sections)
-and ``messages.yaml`` (report headings, skip reasons, notes). Templates use ``{name}``
+and ``*.yaml`` beside it (``messages.yaml``: report headings, skip reasons, notes; one file per
+further area, e.g. ``trace.yaml``). Templates use ``{name}``
 placeholders; English and Chinese must use the same set (a test guards it). Checks pass
 parameters; the report asks the catalog for the sentence.
 """
@@ -150,8 +151,16 @@ def load_catalog() -> Catalog:
                 references=tuple(raw["doc"].get("references") or ()),
                 messages=msgs,
             )
-    raw_msgs = _load_yaml(root.joinpath("messages.yaml").read_text(encoding="utf-8")) or {}
-    messages = {k: _texts(v, f"messages.yaml: {k}") for k, v in raw_msgs.items()}
+    # messages.yaml, and one file per area beside it (trace.yaml, ...): one key, one file.
+    messages: dict[str, dict[str, str]] = {}
+    for item in sorted(root.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        raw_msgs = _load_yaml(item.read_text(encoding="utf-8")) or {}
+        for k, v in raw_msgs.items():
+            if k in messages:
+                raise ValueError(f"catalog message {k!r} defined twice ({item.name})")
+            messages[k] = _texts(v, f"{item.name}: {k}")
     return Catalog(entries, messages)
 
 
