@@ -1,0 +1,1 @@
+"""trace: follow one packet and its reply over the node facts (analysis layer, beside checks)."""
