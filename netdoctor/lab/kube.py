@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from netdoctor.lab.plan import FaultName, NodePlan, Plan
+from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
 
 __all__ = ["CNI_CONFIG", "cni_config", "kube_objects", "version_json"]
 
@@ -713,7 +713,15 @@ def kube_objects(plan: Plan, created: str) -> dict[str, Obj]:
                     node=node,
                     ip=pod.ip,
                     containers=[
-                        {"command": ["sleep", "infinity"], "image": POD_IMAGE, "name": "netshoot"}
+                        {
+                            "command": ["sleep", "infinity"],
+                            "image": POD_IMAGE,
+                            "name": "netshoot",
+                            # lab up starts a listener on LISTEN_PORT in every pod
+                            "ports": [
+                                {"containerPort": LISTEN_PORT, "name": "http", "protocol": "TCP"}
+                            ],
+                        }
                     ],
                     labels={"app": "netdebug", "lab.netdoctor.io/pod": pod.name},
                 )
