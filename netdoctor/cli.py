@@ -138,6 +138,57 @@ def diagnose(
     raise typer.Exit(diagnosis.verdict.exit_status)
 
 
+@app.command(name="trace")
+def trace_cmd(
+    bundle: Annotated[
+        str,
+        typer.Option(
+            "--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."
+        ),
+    ],
+    from_: Annotated[str, typer.Option("--from", help="Source pod: NS/POD.")],
+    to: Annotated[str, typer.Option("--to", help="Destination: NS/POD or an IP.")],
+    port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
+    size: Annotated[
+        int, typer.Option("--size", help="IP packet size in bytes (MTU), default a default ping.")
+    ] = 84,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="text, json or markdown.")
+    ] = Output.text,
+    lang: LangFlag = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Terminal width for text output.")
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text without colours.")
+    ] = False,
+) -> None:
+    """Follow one packet and its reply hop by hop over the bundle's node facts."""
+    from netdoctor.engine import diagnose as run_diagnosis
+    from netdoctor.engine.question import parse_port
+    from netdoctor.model.snapshot import Question
+    from netdoctor.report import render
+    from netdoctor.report.build import build_report
+    from netdoctor.sources.bundle import BundleSource
+
+    if not 0 < size <= 65535:
+        raise UsageError(
+            f"--size {size}: expected an IP packet size 1-65535",
+            key="error.size_bytes",
+            params={"value": str(size)},
+        )
+    snap = BundleSource(bundle).load()
+    p, proto = parse_port(port) if port else (None, "TCP")
+    question = Question(from_=from_, to=to, port=p, protocol=proto)
+    # The trace alone: no check runs, so the verdict is the path's.
+    diagnosis = run_diagnosis(snap, question, size=size, with_checks=False)
+    report = build_report(diagnosis, _lang(lang))
+    color = sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+    sys.stdout.write(render(report, output.value, width=width, color=color))
+    sys.stdout.flush()
+    raise typer.Exit(diagnosis.verdict.exit_status)
+
+
 @app.command()
 def explain(
     id_or_code: Annotated[str, typer.Argument(help="A root-cause id or NET code, e.g. NET-301.")],
@@ -219,6 +270,8 @@ def _fail(message: str, status: int = 2) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of both console scripts."""
+    import click
+
     try:
         # standalone_mode=False: the parser returns an Exit's status instead of calling sys.exit.
         status = app(args=argv, prog_name="netdoctor", standalone_mode=False)
@@ -227,9 +280,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         _fail("interrupted", 130)
-    except typer.TyperException as e:  # the parser's usage errors (unknown option, bad value)
-        describe = getattr(e, "format_message", None)
-        _fail(" ".join((describe() if callable(describe) else str(e)).split()))
+    except click.ClickException as e:  # the parser's usage errors (unknown option, bad value)
+        _fail(" ".join(e.format_message().split()))
     except NetdoctorError as e:
         if os.environ.get("NETDOCTOR_DEBUG"):
             raise

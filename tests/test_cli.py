@@ -159,9 +159,12 @@ def test_only_and_skip_select_checks_by_id_or_code(capsys):
     )
     report = json.loads(out)
     assert "NET-301" not in [c["code"] for c in report["checks"]]
-    # Without the check that explains it, the measured timeout stays unexplained: no "healthy".
-    assert (code, report["verdict"]) == (3, "inconclusive")
-    assert any("timeout" in r for r in report["reasons"])
+    # Without the check, the trace still shows where the packet dies, and why.
+    assert (code, report["verdict"]) == (1, "broken")
+    assert report["findings"] == []
+    drop = report["path"]["hops"][report["path"]["dropAt"]]
+    assert (drop["stage"], drop["cause"]) == ("underlay", "calico-node-address-mismatch")
+    assert "NET-301" in report["summary"]
 
 
 @pytest.mark.parametrize(
@@ -286,3 +289,32 @@ def test_usage_errors_speak_the_language_asked_for(capsys):
     assert err == "netdoctor: error: --to 'default/nope'：k8s/pods.json 中没有这个 Pod\n"
     code, _, err = run(capsys, "diagnose", "-b", "/nonexistent/b", "--lang=zh")
     assert (code, err) == (2, "netdoctor: error: /nonexistent/b：文件或目录不存在\n")
+
+
+def test_trace_finds_where_the_infiniband_case_dies_and_exits_one(capsys):
+    argv = ["trace", "-b", str(EX / "calico-ib-autodetect"), "--from", "default/netdebug04"]
+    code, out, _ = run(capsys, *argv, "--to", "default/netdebug05", "-o", "json")
+    report = json.loads(out)
+    assert (code, report["verdict"], report["path"]["verdict"]) == (1, "broken", "dropped")
+    drop = report["path"]["hops"][report["path"]["dropAt"]]
+    assert (drop["node"], drop["stage"], drop["direction"]) == ("l20-gpu-04", "underlay", "request")
+    assert report["checks"] == []  # the trace alone: no check ran
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_trace_of_the_healthy_cluster_delivers_both_ways(capsys, lang):
+    argv = ["trace", "-b", str(EX / "healthy-calico"), "--from", "default/netdebug04"]
+    code, out, _ = run(capsys, *argv, "--to", "10.30.229.240", "-o", "json", "--lang", lang)
+    path = json.loads(out)["path"]
+    assert (code, path["verdict"], path["dropAt"]) == (0, "delivered", None)
+    assert {h["direction"] for h in path["hops"]} == {"request", "reply"}
+
+
+def test_trace_with_a_packet_larger_than_the_pod_mtu_drops_it_at_the_pod(capsys):
+    argv = ["trace", "-b", str(EX / "healthy-calico"), "--from", "default/netdebug04"]
+    code, out, _ = run(capsys, *argv, "--to", "default/netdebug05", "--size", "1500", "-o", "json")
+    path = json.loads(out)["path"]
+    drop = path["hops"][path["dropAt"]]
+    assert (code, path["verdict"], drop["cause"]) == (1, "dropped", "mtu-mismatch")
+    code, _, err = run(capsys, *argv, "--to", "default/netdebug05", "--size", "0")
+    assert (code, err.count("\n")) == (2, 1)

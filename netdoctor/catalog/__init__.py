@@ -119,7 +119,9 @@ def _texts(raw: Any, where: str) -> dict[str, str]:
 def _load_yaml(text: str) -> Any:
     import yaml
 
-    return yaml.safe_load(text)
+    # The catalog is this package's own data, so libyaml's C loader is safe here (bundles,
+    # which come from elsewhere, are read differently: netdoctor.parsers.kube.load_yaml).
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @cache

@@ -28,8 +28,17 @@ from netdoctor.model.findings import (
     Verdict,
 )
 from netdoctor.model.snapshot import Probe, Question, Snapshot
+from netdoctor.trace.path import Path as TracePath
+from netdoctor.trace.path import trace
 
-__all__ = ["Diagnosis", "RankedFinding", "diagnose", "run_checks", "select_checks"]
+__all__ = [
+    "Diagnosis",
+    "RankedFinding",
+    "diagnose",
+    "question_path",
+    "run_checks",
+    "select_checks",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class Diagnosis:
     verdict: Verdict
     reasons: tuple[Message, ...] = field(default=())  # why inconclusive, in words
     probes: tuple[Probe, ...] = ()
+    path: TracePath | None = None
 
 
 def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
@@ -144,6 +154,8 @@ def diagnose(
     *,
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
+    size: int = 84,
+    with_checks: bool = True,
 ) -> Diagnosis:
     """Answer the question (or, without one, report on the whole cluster's health)."""
     catalog = load_catalog()
@@ -156,7 +168,9 @@ def diagnose(
     path_pods = frozenset(e.pod.ref for e in (src, dst) if e and e.pod)
 
     ctx = Context(snapshot=snap, question=q, path_nodes=path_nodes)
-    outcomes = run_checks(ctx, select_checks(only, skip))
+    outcomes = run_checks(ctx, select_checks(only, skip) if with_checks else [])
+    path = question_path(snap, q, src, dst, size=size)
+    drop = path.hops[path.drop_at] if path and path.drop_at is not None else None
 
     ranked: list[RankedFinding] = []
     for o in outcomes:
@@ -172,6 +186,7 @@ def diagnose(
             )
     ranked.sort(
         key=lambda r: (
+            drop is None or r.finding.id != drop.cause,  # the cause of the hop where it dies
             not r.on_path,
             r.severity.rank,
             -r.finding.confidence,
@@ -183,7 +198,7 @@ def diagnose(
     probes = _probes_for(snap, src, dst)
     failed_probes = [p for p in probes if p.result != "ok"]
     reasons: list[Message] = []
-    if any(r.severity in (Severity.CRITICAL, Severity.WARNING) for r in ranked):
+    if drop is not None or any(r.severity in (Severity.CRITICAL, Severity.WARNING) for r in ranked):
         verdict = Verdict.BROKEN
     else:
         skipped = [o for o in outcomes if o.status in (CheckStatus.SKIPPED, CheckStatus.ERROR)]
@@ -207,8 +222,10 @@ def diagnose(
                     {"probe": p.name, "kind": p.kind, "result": p.result},
                 )
             )
-        if not outcomes:
+        if not outcomes and with_checks:
             reasons.append(Message("inconclusive.nothing_checked", {}))
+        if path is not None and path.verdict == "unknown":
+            reasons.append(Message("inconclusive.path_unknown", {}))
         verdict = Verdict.INCONCLUSIVE if reasons else Verdict.HEALTHY
     return Diagnosis(
         snapshot=snap,
@@ -222,7 +239,26 @@ def diagnose(
         verdict=verdict,
         reasons=tuple(reasons),
         probes=probes,
+        path=path,
     )
+
+
+def question_path(
+    snap: Snapshot,
+    q: Question | None,
+    src: Endpoint | None,
+    dst: Endpoint | None,
+    *,
+    size: int = 84,
+) -> TracePath | None:
+    """The packet's round trip for a question from a pod to a pod or an address, else None."""
+    if q is None or src is None or dst is None or src.pod is None:
+        return None
+    target = dst.pod.ref if dst.pod is not None else dst.ip
+    if target is None:
+        return None
+    protocol = q.protocol if q.port else "ICMP"
+    return trace(snap, src.pod.ref, target, port=q.port, protocol=protocol, size=size)
 
 
 def _probes_for(snap: Snapshot, src: Endpoint | None, dst: Endpoint | None) -> tuple[Probe, ...]:

@@ -15,8 +15,10 @@ from netdoctor.report.model import (
     CheckRow,
     EvidenceRow,
     FindingRow,
+    HopRow,
     InputInfo,
     InputNoteRow,
+    PathRow,
     ProbeRow,
     QuestionRow,
     Report,
@@ -24,6 +26,7 @@ from netdoctor.report.model import (
     SubjectRow,
     ToolInfo,
 )
+from netdoctor.trace.path import Path as TracePath
 
 __all__ = ["build_report"]
 
@@ -91,6 +94,26 @@ def _fold_notes(
     return rows
 
 
+def _path(cat: Catalog, lang: Lang, path: TracePath) -> PathRow:
+    return PathRow(
+        verdict=path.verdict,
+        drop_at=path.drop_at,
+        hops=[
+            HopRow(
+                index=h.index,
+                node=h.node,
+                stage=h.stage,
+                direction=h.direction,
+                verdict=h.verdict,
+                detail=cat.render(h.message, lang),
+                evidence=[_ev(e) for e in h.evidence],
+                cause=h.cause,
+            )
+            for h in path.hops
+        ],
+    )
+
+
 def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) -> Report:
     cat = catalog or load_catalog()
     snap = d.snapshot
@@ -128,9 +151,22 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
             )
         )
     reasons = [cat.render(m, lang) for m in d.reasons]
-    if d.verdict is Verdict.BROKEN:
+    if d.verdict is Verdict.BROKEN and findings:
         top = findings[0]
         summary = cat.text("summary.broken", lang, {"code": top.code, "title": top.title})
+    elif d.verdict is Verdict.BROKEN and d.path is not None and d.path.drop_at is not None:
+        hop = d.path.hops[d.path.drop_at]
+        entry = cat.entry(hop.cause) if hop.cause else None
+        summary = cat.text(
+            "summary.broken_path",
+            lang,
+            {
+                "index": str(hop.index),
+                "node": hop.node or "-",
+                "detail": cat.render(hop.message, lang),
+                "cause": f" [{entry.code} {entry.id}]" if entry else "",
+            },
+        )
     elif d.verdict is Verdict.HEALTHY:
         ok = sum(1 for o in d.outcomes if o.status is CheckStatus.OK)
         summary = cat.text("summary.healthy", lang, {"count": str(ok)})
@@ -171,6 +207,7 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
         findings=findings,
         checks=checks,
         probes=[_probe(p) for p in d.probes],
+        path=_path(cat, lang, d.path) if d.path is not None else None,
         exit_status=d.verdict.exit_status,
         labels=labels,
     )

@@ -115,6 +115,7 @@ class HopRow(_R):
     verdict: str  # pass | drop | unknown
     detail: str
     evidence: list[EvidenceRow] = msgspec.field(default_factory=list)
+    cause: str | None = None  # the root-cause id a drop here points at
 
     @property
     def drop(self) -> bool:
