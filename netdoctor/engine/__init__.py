@@ -225,7 +225,12 @@ def diagnose(
         if not outcomes and with_checks:
             reasons.append(Message("inconclusive.nothing_checked", {}))
         if path is not None and path.verdict == "unknown":
-            reasons.append(Message("inconclusive.path_unknown", {}))
+            open_hops = [h for h in path.hops if h.verdict == "unknown"]
+            files = sorted({h.message.params.get("path", "") for h in open_hops})
+            if files and "" not in files:  # every open hop is a missing file: name them
+                reasons.append(Message("inconclusive.path_missing", {"files": ", ".join(files)}))
+            else:
+                reasons.append(Message("inconclusive.path_unknown", {}))
         verdict = Verdict.INCONCLUSIVE if reasons else Verdict.HEALTHY
     return Diagnosis(
         snapshot=snap,

@@ -1022,18 +1022,25 @@ class _Walk:
                     cause="mtu-mismatch",
                 )
             self.into_pod(node, pod, port, pkt)
-        elif dev.kind == "veth" and (behind := self.pod_behind(node, dev)) is not None:
+        elif dev.kind == "veth" and (behind := self.pod_behind(node, dev, route, pkt)) is not None:
             self.into_pod(node, behind, dev, pkt)
         else:
             self.underlay(node, nfacts, route, dev, pkt)
 
-    def pod_behind(self, node: str, dev: Interface) -> Pod | None:
+    def pod_behind(self, node: str, dev: Interface, route: Route, pkt: _Pkt) -> Pod | None:
+        """The pod on the other end of a host veth: by the pod's own facts (its eth0 points at
+        this ifindex), else by the node's route, which says it (a link route, no gateway, to
+        a pod address of this node: what Calico installs per workload)."""
         for pod in self.snap.pods_by_node.get(node, ()):
             if pod.spec.host_network:
                 continue
             pf = self.snap.pod_facts.get(pod.ref)
             for i in (pf.interfaces or ()) if pf else ():
                 if i.link_index == dev.ifindex and i.addresses("inet"):
+                    return pod
+        if _route_gw(route) is None:
+            for pod in self.snap.pods_by_ip.get(pkt.dst, ()):
+                if pod.spec.node_name == node and self.snap.pod_facts.get(pod.ref) is None:
                     return pod
         return None
 

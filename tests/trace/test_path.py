@@ -210,3 +210,21 @@ def test_one_trace_on_a_small_bundle_takes_well_under_fifty_milliseconds(
     for _ in range(10):
         trace(healthy, "default/netdebug04", "default/netdebug05", protocol="TCP", port=22)
     assert (time.perf_counter() - t0) / 10 < 0.05
+
+
+def test_without_the_pods_own_facts_the_path_is_unknown_never_dropped(
+    healthy: Snapshot,
+) -> None:
+    # Hand-made bundles rarely hold pods/<ns>/<pod>/: the node's /32 route still tells which
+    # veth leads to the pod, and what is not known stays unknown, naming the file.
+    bare = dataclasses.replace(healthy, pod_facts={})
+    path = trace(bare, "default/netdebug04", "default/netdebug05")
+    assert path.verdict == "unknown"
+    assert path.drop_at is None
+    open_hops = {(h.stage, h.message.params.get("path")) for h in path.hops if h.verdict != "pass"}
+    assert open_hops == {
+        ("pod-route", "pods/default/netdebug04/ip-route.json"),
+        ("pod-ingress", "pods/default/netdebug05/ip-addr.json"),
+        ("pod-route", "pods/default/netdebug05/ip-route.json"),
+        ("pod-ingress", "pods/default/netdebug04/ip-addr.json"),
+    }
