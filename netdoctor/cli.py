@@ -33,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
 )
 
 # The lab's module imports only typer and two enums; its commands import the rest when run.
@@ -57,6 +57,17 @@ LangFlag = Annotated[
 ]
 
 
+BundleFlag = Annotated[
+    str,
+    typer.Option(
+        "--bundle", "-b", help="A bundle folder or .tar.gz (README: building a bundle by hand)."
+    ),
+]
+OutputFlag = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
+WidthFlag = Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")]
+NoColorFlag = Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")]
+
+
 def _lang(value: LangOpt | None) -> Lang:
     from netdoctor.catalog import default_lang
 
@@ -67,12 +78,7 @@ def _lang(value: LangOpt | None) -> Lang:
 
 @app.command()
 def diagnose(
-    bundle: Annotated[
-        str,
-        typer.Option(
-            "--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."
-        ),
-    ],
+    bundle: BundleFlag,
     from_: Annotated[
         str | None, typer.Option("--from", help="Source: NS/POD or node/NAME.")
     ] = None,
@@ -86,9 +92,7 @@ def diagnose(
     symptom: Annotated[
         str | None, typer.Option("--symptom", help="What you saw, in your words (zh or en).")
     ] = None,
-    output: Annotated[
-        Output, typer.Option("--output", "-o", help="text, json or markdown.")
-    ] = Output.text,
+    output: OutputFlag = Output.text,
     lang: LangFlag = None,
     only: Annotated[
         list[str] | None,
@@ -98,12 +102,8 @@ def diagnose(
         list[str] | None,
         typer.Option("--skip", help="Do not run this check (id or NET code); repeatable."),
     ] = None,
-    width: Annotated[
-        int | None, typer.Option("--width", help="Terminal width for text output.")
-    ] = None,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="Plain text without colours.")
-    ] = False,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
     max_bundle_size: Annotated[
         str,
         typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G."),
@@ -140,28 +140,17 @@ def diagnose(
 
 @app.command(name="trace")
 def trace_cmd(
-    bundle: Annotated[
-        str,
-        typer.Option(
-            "--bundle", "-b", help="A bundle folder or .tar.gz (see docs/bundle-format.md)."
-        ),
-    ],
+    bundle: BundleFlag,
     from_: Annotated[str, typer.Option("--from", help="Source pod: NS/POD.")],
     to: Annotated[str, typer.Option("--to", help="Destination: NS/POD or an IP.")],
     port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
     size: Annotated[
         int, typer.Option("--size", help="IP packet size in bytes (MTU), default a default ping.")
     ] = 84,
-    output: Annotated[
-        Output, typer.Option("--output", "-o", help="text, json or markdown.")
-    ] = Output.text,
+    output: OutputFlag = Output.text,
     lang: LangFlag = None,
-    width: Annotated[
-        int | None, typer.Option("--width", help="Terminal width for text output.")
-    ] = None,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="Plain text without colours.")
-    ] = False,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
 ) -> None:
     """Follow one packet and its reply hop by hop over the bundle's node facts."""
     from netdoctor.engine import diagnose as run_diagnosis

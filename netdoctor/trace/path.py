@@ -375,14 +375,18 @@ class _Walk:
             node=node,
         )
 
-    def sysctl_ev(self, node: str, key: str, value: str) -> Evidence:
+    def fact_ev(self, node: str, part: str, field: str, value: str) -> Evidence:
+        """A node fact quoted from its file (``part`` as in the bundle layout: ip_neigh, ...)."""
         return Evidence(
-            source=self.snap.node_source(node, "sysctl"),
+            source=self.snap.node_source(node, part),
             object=f"Node/{node}",
-            field=key,
+            field=field,
             value=value,
             node=node,
         )
+
+    def sysctl_ev(self, node: str, key: str, value: str) -> Evidence:
+        return self.fact_ev(node, "sysctl", key, value)
 
     def iface_ev(
         self, node: str | None, iface: Interface, fld: str, value: str, pod: str | None = None
@@ -1061,15 +1065,7 @@ class _Walk:
                 "drop",
                 "no_neigh",
                 {"node": node, "dev": dev.ifname, "nexthop": nh},
-                [
-                    Evidence(
-                        source=self.snap.node_source(node, "ip_neigh"),
-                        object=f"Node/{node}",
-                        field=f"neighbour {nh} dev {dev.ifname}",
-                        value="none",
-                        node=node,
-                    )
-                ],
+                [self.fact_ev(node, "ip_neigh", f"neighbour {nh} dev {dev.ifname}", "none")],
                 node=node,
                 cause="overlay-fdb-missing",
             )
@@ -1080,13 +1076,7 @@ class _Walk:
             self.missing("encap", self.snap.node_source(node, "bridge_fdb"), node)
             return
         fdb = _find_fdb(nfacts.fdb or (), neigh.lladdr, dev.ifname)
-        nev = Evidence(
-            source=self.snap.node_source(node, "ip_neigh"),
-            object=f"Node/{node}",
-            field=f"neighbour {nh} dev {dev.ifname}",
-            value=neigh.lladdr,
-            node=node,
-        )
+        nev = self.fact_ev(node, "ip_neigh", f"neighbour {nh} dev {dev.ifname}", neigh.lladdr)
         if fdb is None or not fdb.dst:
             self.hop(
                 "encap",
@@ -1095,12 +1085,8 @@ class _Walk:
                 {"node": node, "dev": dev.ifname, "mac": neigh.lladdr},
                 [
                     nev,
-                    Evidence(
-                        source=self.snap.node_source(node, "bridge_fdb"),
-                        object=f"Node/{node}",
-                        field=f"fdb {neigh.lladdr} dev {dev.ifname}",
-                        value="none",
-                        node=node,
+                    self.fact_ev(
+                        node, "bridge_fdb", f"fdb {neigh.lladdr} dev {dev.ifname}", "none"
                     ),
                 ],
                 node=node,
@@ -1109,13 +1095,7 @@ class _Walk:
             return
         assert fdb is not None
         assert fdb.dst is not None
-        fev = Evidence(
-            source=self.snap.node_source(node, "bridge_fdb"),
-            object=f"Node/{node}",
-            field=f"fdb {fdb.mac} dev {dev.ifname}",
-            value=f"dst {fdb.dst}",
-            node=node,
-        )
+        fev = self.fact_ev(node, "bridge_fdb", f"fdb {fdb.mac} dev {dev.ifname}", f"dst {fdb.dst}")
         local = str(data.get("local") or "")
         port = data.get("port")
         vni = data.get("id")
