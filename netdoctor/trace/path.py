@@ -642,17 +642,7 @@ class _Walk:
                 ev,
                 node=node,
             )
-        if port.mtu and pkt.size > port.mtu:
-            self.hop(
-                "delivery",
-                "drop",
-                "port_mtu",
-                {"dev": port.ifname, "mtu": str(port.mtu), "size": str(pkt.size)},
-                [self.iface_ev(node, port, "mtu", str(port.mtu))],
-                node=node,
-                cause="mtu-mismatch",
-            )
-        self.into_pod(node, pod, port, pkt)
+        self.through_port(node, pod, port, pkt)
 
     # --- a node receives a packet on an interface --------------------------------------------
 
@@ -1015,21 +1005,25 @@ class _Walk:
                 )
                 return
             pod, port = found
-            if port.mtu and pkt.size > port.mtu:
-                self.hop(
-                    "delivery",
-                    "drop",
-                    "port_mtu",
-                    {"dev": port.ifname, "mtu": str(port.mtu), "size": str(pkt.size)},
-                    [self.iface_ev(node, port, "mtu", str(port.mtu))],
-                    node=node,
-                    cause="mtu-mismatch",
-                )
-            self.into_pod(node, pod, port, pkt)
+            self.through_port(node, pod, port, pkt)
         elif dev.kind == "veth" and (behind := self.pod_behind(node, dev, route, pkt)) is not None:
             self.into_pod(node, behind, dev, pkt)
         else:
             self.underlay(node, nfacts, route, dev, pkt)
+
+    def through_port(self, node: str, pod: Pod, port: Interface, pkt: _Pkt) -> None:
+        """Out of the bridge port (or veth) towards the pod: its MTU, then into the pod."""
+        if port.mtu and pkt.size > port.mtu:
+            self.hop(
+                "delivery",
+                "drop",
+                "port_mtu",
+                {"dev": port.ifname, "mtu": str(port.mtu), "size": str(pkt.size)},
+                [self.iface_ev(node, port, "mtu", str(port.mtu))],
+                node=node,
+                cause="mtu-mismatch",
+            )
+        self.into_pod(node, pod, port, pkt)
 
     def pod_behind(self, node: str, dev: Interface, route: Route, pkt: _Pkt) -> Pod | None:
         """The pod on the other end of a host veth: by the pod's own facts (its eth0 points at

@@ -8,29 +8,12 @@ when a test failed.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from collections.abc import Iterator
 
 import pytest
+from netns_support import netns_unavailable
 
-
-def _netns_works() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root (network namespaces)"
-    name = f"ndlcheck{uuid.uuid4().hex[:6]}"
-    try:
-        done = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    except FileNotFoundError:
-        return "iproute2 (ip) is not installed"
-    if done.returncode != 0:
-        return f"ip netns add fails here: {done.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
-
-
-_REASON = _netns_works()
+_REASON = netns_unavailable()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
