@@ -20,7 +20,7 @@ from netdoctor.checks.common import (
     iface_evidence,
     internal_ip_evidence,
     ip_only,
-    log_lines,
+    last_log_match,
     node_holding,
     peer_path_evidence,
     peers_reach,
@@ -66,23 +66,12 @@ def calico_claims(ctx: Context) -> dict[str, AddressClaim]:
                     node=name,
                 )
             )
-        pod = pods_by_node.get(name)
-        text = snap.log(pod, container) if pod is not None else None
-        if pod is not None and text:
-            hits = list(log_lines(text, _AUTODETECT_LOG))
-            if hits:
-                n, m = hits[-1]
-                iface = m.group(1)
-                address = address or m.group(2)
-                ev.append(
-                    Evidence(
-                        source=snap.log_source(pod.ref, container),
-                        object=f"Pod/{pod.ref}",
-                        field=f"line {n}",
-                        value=m.string.strip()[:300],
-                        node=name,
-                    )
-                )
+        found = last_log_match(snap, pods_by_node.get(name), container, _AUTODETECT_LOG)
+        if found is not None:
+            m, log_ev = found
+            iface = m.group(1)
+            address = address or m.group(2)
+            ev.append(log_ev)
         if address:
             claims[name] = AddressClaim(node=name, address=address, evidence=tuple(ev), iface=iface)
     return claims

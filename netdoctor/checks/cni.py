@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from netdoctor.checks.common import log_lines, pod_evidence
+from netdoctor.checks.common import log_evidence, log_lines, pod_evidence
 from netdoctor.checks.detect import AgentInstall
 from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
@@ -43,13 +43,7 @@ def _last_error(ctx: Context, pod: Pod, container: str) -> Evidence | None:
             break
     if last is None:
         return None
-    return Evidence(
-        source=ctx.snapshot.log_source(pod.ref, container),
-        object=f"Pod/{pod.ref}",
-        field=f"line {last[0]}",
-        value=last[1][:300],
-        node=pod.spec.node_name or None,
-    )
+    return log_evidence(ctx.snapshot, pod, container, *last)
 
 
 def _expected_on(agent: AgentInstall, node: Node) -> bool:

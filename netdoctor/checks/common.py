@@ -22,6 +22,8 @@ __all__ = [
     "annotation_evidence",
     "iface_evidence",
     "ip_only",
+    "last_log_match",
+    "log_evidence",
     "log_lines",
     "networks_of_node",
     "node_holding",
@@ -99,6 +101,31 @@ def log_lines(text: str, pattern: re.Pattern[str]) -> Iterator[tuple[int, re.Mat
         m = pattern.search(line)
         if m:
             yield n, m
+
+
+def log_evidence(snap: Snapshot, pod: Pod, container: str, n: int, line: str) -> Evidence:
+    """Line ``n`` of a container's log, quoted (trimmed to 300 characters)."""
+    return Evidence(
+        source=snap.log_source(pod.ref, container),
+        object=f"Pod/{pod.ref}",
+        field=f"line {n}",
+        value=line.strip()[:300],
+        node=pod.spec.node_name or None,
+    )
+
+
+def last_log_match(
+    snap: Snapshot, pod: Pod | None, container: str, pattern: re.Pattern[str]
+) -> tuple[re.Match[str], Evidence] | None:
+    """The last line of the pod's container log matching ``pattern``, and its evidence."""
+    text = snap.log(pod, container) if pod is not None else None
+    if pod is None or not text:
+        return None
+    hits = list(log_lines(text, pattern))
+    if not hits:
+        return None
+    n, m = hits[-1]
+    return m, log_evidence(snap, pod, container, n, m.string)
 
 
 def node_holding(snap: Snapshot, node: str, ip: str) -> tuple[Interface, AddrInfo] | None:
