@@ -26,7 +26,7 @@ Stages, in order of travel (``Hop.stage``):
   ``node-forwarding``: ``net.ipv4.conf.<in>.forwarding``; ``rp-filter``: reverse-path
   filtering (effective value max(all, <in>); strict: the route back to the source must leave
   by the arrival interface, loose: any unicast route); ``filter-forward`` / ``filter-input`` /
-  ``filter-output``: the iptables chains (``netdoctor.trace.netfilter``); ``egress-mtu``.
+  ``filter-output``: the iptables chains (``netdoctor.netfilter``); ``egress-mtu``.
 - ``encap``: VXLAN (next hop, neighbour entry, FDB entry, VNI, port, outer addresses, inner
   size vs the device MTU) or IP-in-IP (``tunl0``: outer destination = the onlink gateway,
   protocol 4, 20 bytes); ``outer-route``: the outer packet's own lookup (a local destination
@@ -64,7 +64,7 @@ from netdoctor.model.nodefacts import (
     RoutingRule,
 )
 from netdoctor.model.snapshot import Snapshot
-from netdoctor.trace.netfilter import Packet, evaluate
+from netdoctor.netfilter import Packet, evaluate
 
 __all__ = ["STAGES", "Hop", "Path", "trace"]
 

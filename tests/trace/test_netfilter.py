@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netdoctor.model.nodefacts import Ruleset
+from netdoctor.netfilter import Decision, Packet, evaluate
 from netdoctor.parsers.iptables import parse_iptables_save
-from netdoctor.trace.netfilter import Decision, Packet, evaluate
 
 T = TypeVar("T")
 COMMANDS = Path(__file__).resolve().parent.parent / "fixtures" / "commands"

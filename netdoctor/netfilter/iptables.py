@@ -1,8 +1,8 @@
 """One packet through one iptables chain, as the kernel's ``ipt_do_table`` walks it.
 
-Sits in the analysis layer (trace), beside the checks: the trace asks "does the FORWARD chain of
-node n1's filter table let this packet through?" and gets a ``Decision`` with the rule that
-decided and the path through the chains, for evidence. Pure: no I/O, no clock.
+Sits below the checks and the trace: they ask "does the FORWARD chain of node n1's filter table
+let this packet through?" and get a ``Decision`` with the rule that decided and the path through
+the chains, for evidence. Pure: no I/O, no clock.
 
 Rules are evaluated in order; a rule matches when every criterion matches, in three values
 (matches, does not, cannot tell). Jumps push the calling position, gotos do not, RETURN and
