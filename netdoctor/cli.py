@@ -110,8 +110,8 @@ def diagnose(
     ] = "8G",
 ) -> None:
     """Diagnose from a bundle: root cause, evidence, fix and how to verify it."""
+    from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
-    from netdoctor.engine.question import parse_port
     from netdoctor.model.snapshot import Question
     from netdoctor.report import render
     from netdoctor.report.build import build_report
@@ -153,8 +153,8 @@ def trace_cmd(
     no_color: NoColorFlag = False,
 ) -> None:
     """Follow one packet and its reply hop by hop over the bundle's node facts."""
+    from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
-    from netdoctor.engine.question import parse_port
     from netdoctor.model.snapshot import Question
     from netdoctor.report import render
     from netdoctor.report.build import build_report

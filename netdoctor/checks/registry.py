@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TypeAlias
 
 from netdoctor.checks.detect import CniInfo, detect_cni
+from netdoctor.checks.endpoints import Endpoint
 from netdoctor.model.findings import Finding, Message
 from netdoctor.model.snapshot import Question, Snapshot
 
@@ -58,6 +59,8 @@ class Context:
     snapshot: Snapshot
     question: Question | None = None
     path_nodes: frozenset[str] = field(default_factory=frozenset)
+    source: Endpoint | None = None  # the question's --from, resolved (checks/endpoints.py)
+    target: Endpoint | None = None  # the question's --to, resolved
 
     @cached_property
     def cni(self) -> CniInfo:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import netdoctor.checks  # noqa: F401  (registers every check)
 from netdoctor.catalog import load_catalog
 from netdoctor.checks.detect import CniInfo
+from netdoctor.checks.endpoints import Endpoint, resolve_endpoint
 from netdoctor.checks.registry import REGISTRY, CheckSpec, Context, NotApplicable, Note, Skip
-from netdoctor.engine.question import Endpoint, resolve_endpoint
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import (
     CheckOutcome,
@@ -167,7 +167,7 @@ def diagnose(
     path_nodes = frozenset(n for e in (src, dst) if e for n in [e.node_name] if n)
     path_pods = frozenset(e.pod.ref for e in (src, dst) if e and e.pod)
 
-    ctx = Context(snapshot=snap, question=q, path_nodes=path_nodes)
+    ctx = Context(snapshot=snap, question=q, path_nodes=path_nodes, source=src, target=dst)
     outcomes = run_checks(ctx, select_checks(only, skip) if with_checks else [])
     path = question_path(snap, q, src, dst, size=size)
     drop = path.hops[path.drop_at] if path and path.drop_at is not None else None

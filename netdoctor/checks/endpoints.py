@@ -1,7 +1,9 @@
 """Resolve the question's endpoints (``--from``/``--to``) against the Snapshot's indexes.
 
-Engine layer. A pod (``NS/POD``), a node (``node/NAME``), a Service (``svc/NS/NAME``), or an
-address: an IP resolves to the pod, Service or node holding it, else stays an external IP.
+Checks layer: the engine resolves the question once and checks see the result on their
+Context as ``ctx.source`` / ``ctx.target``. A pod (``NS/POD``), a node (``node/NAME``), a
+Service (``svc/NS/NAME``), or an address: an IP resolves to the pod, Service or node holding
+it, else stays an external IP.
 A name that does not exist where the data says it should is a usage error, said in one line.
 """
 
