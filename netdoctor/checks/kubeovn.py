@@ -97,22 +97,14 @@ class EncapClaim:
 
 
 def encap_claims(ctx: Context) -> dict[str, EncapClaim]:
-    """Each node's Geneve encap IP: from kube-ovn-cni's log, and from the tunnel ports the
-    other nodes' br-int point at it (``remote_ip``), whichever the bundle has."""
+    """Each node's Geneve encap IP: from the tunnel ports the other nodes' br-int point at it
+    (``remote_ip``), else from kube-ovn-cni's log, whichever the bundle has."""
     snap = ctx.snapshot
     cni = _agent(ctx, "kube-ovn-cni")
     container = cni.agent.container if cni else "cni-server"
     addr: dict[str, str] = {}
     ifaces: dict[str, str] = {}
     ev: dict[str, list[Evidence]] = {}
-    for node in snap.node_by_name:
-        found = last_log_match(snap, _agent_pod(cni, node), container, _ENCAP_LOG)
-        if found is not None:
-            m, log_ev = found
-            addr[node] = m.group(1) or m.group(2)
-            if m.group(3):
-                ifaces[node] = m.group(3)
-            ev.setdefault(node, []).append(log_ev)
     for peer, show in sorted(_shows(snap).items()):
         for _, _port, iface in show.tunnels():
             rip = iface.remote_ip
@@ -128,11 +120,23 @@ def encap_claims(ctx: Context) -> dict[str, EncapClaim]:
                 Evidence(
                     source=_ovs_source(snap, peer),
                     object=f"Interface/{iface.name}",
-                    field=f"line {iface.line}: options:remote_ip",
+                    field=f"line {iface.options_line}: options:remote_ip",
                     value=rip,
                     node=peer,
                 )
             )
+    # The tunnels are what the peers use now; the log line (maybe from an older start) only
+    # speaks for a node no tunnel points at, or confirms what the tunnels say.
+    for node in snap.node_by_name:
+        found = last_log_match(snap, _agent_pod(cni, node), container, _ENCAP_LOG)
+        if found is not None:
+            m, log_ev = found
+            said = m.group(1) or m.group(2)
+            if addr.setdefault(node, said) != said:
+                continue
+            if m.group(3):
+                ifaces[node] = m.group(3)
+            ev.setdefault(node, []).insert(0, log_ev)
     return {
         n: EncapClaim(node=n, address=a, evidence=tuple(ev.get(n, ())), iface=ifaces.get(n))
         for n, a in addr.items()
@@ -394,7 +398,7 @@ def ovn_controller_unhealthy(ctx: Context) -> Iterator[Yielded]:
                         Evidence(
                             source=_ovs_source(snap, name),
                             object=f"Interface/{i.name}",
-                            field=f"line {i.line}: error",
+                            field=f"line {i.error_line}: error",
                             value=i.error,
                             node=name,
                         )

@@ -34,6 +34,8 @@ class OvsInterface(_O, frozen=True):
     options: dict[str, str] = msgspec.field(default_factory=dict)
     error: str | None = None  # the `error: "..."` line ovs-vsctl prints for a broken port
     line: int = 0  # 1-based line of the Interface in the file
+    options_line: int = 0  # 1-based line of its options (remote_ip), when it has them
+    error_line: int = 0  # 1-based line of its error, when it has one
 
     @property
     def remote_ip(self) -> str | None:

@@ -103,6 +103,8 @@ def parse_ovs_vsctl_show(data: bytes, file: str) -> OvsShow:
                     options=iface.options,
                     error=iface.fields.get("error"),
                     line=iface.line,
+                    options_line=int(iface.fields.get("options_line", "0")),
+                    error_line=int(iface.fields.get("error_line", "0")),
                 )
             )
         iface = None
@@ -158,8 +160,11 @@ def parse_ovs_vsctl_show(data: bytes, file: str) -> OvsShow:
         elif iface is not None:
             if key == "options":
                 iface.options = parse_options(value)
+                iface.fields["options_line"] = str(n)
             elif key in ("type", "error"):
                 iface.fields[key] = _unquote(value)
+                if key == "error":
+                    iface.fields["error_line"] = str(n)
     close_bridge()
     return OvsShow(uuid=first.strip(), bridges=tuple(bridges), ovs_version=version)
 

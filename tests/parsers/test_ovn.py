@@ -36,12 +36,15 @@ def test_an_interface_error_line_is_kept_and_others_have_none() -> None:
         "could not add network device ovn-b71e04-0 to ofproto (File exists)"
     )
     assert errors["ovn-3f9d2c-0"] is None
+    broken = next(i for _, _, i in show.tunnels() if i.error)
+    assert (broken.line, broken.options_line, broken.error_line) == (15, 17, 18)
 
 
 def test_quoted_port_names_tags_and_second_bridges_are_read() -> None:
     show = parse_ovs_vsctl_show(read("ovs-vsctl-show.txt"), "f")
     br_int = show.bridge("br-int")
-    assert br_int is not None and br_int.fail_mode == "secure"
+    assert br_int is not None
+    assert br_int.fail_mode == "secure"
     assert "6c1f0e9a2b7d_h" in [p.name for p in br_int.ports]
     provider = show.bridge("br-provider")
     assert provider is not None
@@ -54,7 +57,8 @@ def test_quoted_port_names_tags_and_second_bridges_are_read() -> None:
 
 def test_a_failed_database_connection_is_kept_as_the_error() -> None:
     show = parse_ovs_vsctl_show(read("ovs-vsctl-show-db-down.txt"), "f")
-    assert show.error is not None and "database connection failed" in show.error
+    assert show.error is not None
+    assert "database connection failed" in show.error
     assert show.bridges == ()
 
 
@@ -84,7 +88,8 @@ def test_an_acl_drop_is_found_in_its_stage_with_line_and_match() -> None:
         "drop;"
     )
     pipe = trace.drop_pipeline
-    assert pipe is not None and pipe.direction == "egress"
+    assert pipe is not None
+    assert pipe.direction == "egress"
     assert pipe.outport == "netdebug05.default"
     assert stage_kind(step.stage) == "acl"
 

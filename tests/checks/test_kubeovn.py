@@ -1,0 +1,206 @@
+"""Kube-OVN checks and the ovn-trace command builder, on the healthy-kubeovn example."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from netdoctor.checks import REGISTRY
+from netdoctor.checks.endpoints import Endpoint
+from netdoctor.checks.kubeovn import matches_selector
+from netdoctor.checks.ovntrace import TraceFlow, ko_trace_command, ovn_trace_command
+from netdoctor.checks.registry import Context, NotApplicable, Skip
+from netdoctor.model.findings import Finding, Severity
+from netdoctor.model.k8s import LabelSelector
+from netdoctor.model.snapshot import Question, Snapshot
+from netdoctor.sources.bundle import BundleSource
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "healthy-kubeovn"
+
+
+def load(tmp_path: Path, edit: object = None) -> Snapshot:
+    dest = tmp_path / "b"
+    shutil.copytree(EXAMPLE, dest)
+    if callable(edit):
+        edit(dest)
+    return BundleSource(dest).load()
+
+
+def run(check_id: str, ctx: Context) -> list[object]:
+    return list(REGISTRY[check_id].run(ctx))
+
+
+# --- the command builder -----------------------------------------------------------------------
+
+
+def test_ko_trace_names_the_port_only_for_tcp_and_udp() -> None:
+    icmp = TraceFlow(namespace="default", pod="a", dst_ip="10.16.0.9", port=22)
+    assert ko_trace_command(icmp) == "kubectl ko trace default/a 10.16.0.9 icmp"
+    tcp = TraceFlow(namespace="default", pod="a", dst_ip="10.16.0.9", protocol="TCP", port=22)
+    assert ko_trace_command(tcp) == "kubectl ko trace default/a 10.16.0.9 tcp 22"
+
+
+def test_raw_ovn_trace_matches_ip4_dst_and_puts_macs_after_eth() -> None:
+    flow = TraceFlow(
+        namespace="default",
+        pod="a",
+        dst_ip="10.16.0.9",
+        protocol="udp",
+        port=53,
+        logical_switch="ovn-default",
+        src_ip="10.16.0.7",
+        src_mac="00:00:00:5E:A1:07",
+        dst_mac="00:00:00:7c:32:09",
+    )
+    cmd = ovn_trace_command(flow)
+    assert cmd is not None
+    assert "ovn-trace --ct=new ovn-default '" in cmd
+    assert 'inport == "a.default"' in cmd
+    assert "eth.src == 00:00:00:5e:a1:07 && eth.dst == 00:00:00:7c:32:09" in cmd
+    assert "ip4.dst == 10.16.0.9" in cmd
+    assert "udp.dst == 53" in cmd
+    assert "eth.dst == 10." not in cmd
+
+
+def test_raw_ovn_trace_is_withheld_without_the_next_hop_mac() -> None:
+    flow = TraceFlow(
+        namespace="default",
+        pod="a",
+        dst_ip="10.17.0.12",
+        logical_switch="ovn-default",
+        src_ip="10.16.0.7",
+        src_mac="00:00:00:5e:a1:07",
+    )
+    assert ovn_trace_command(flow) is None
+
+
+def test_ipv6_flows_use_ip6_and_icmp6() -> None:
+    flow = TraceFlow(
+        namespace="ns",
+        pod="p",
+        dst_ip="fd00:10:16::9",
+        logical_switch="ovn-default",
+        src_ip="fd00:10:16::7",
+        src_mac="00:00:00:00:00:07",
+        dst_mac="00:00:00:00:00:09",
+    )
+    cmd = ovn_trace_command(flow)
+    assert cmd is not None
+    assert "ip6.dst == fd00:10:16::9" in cmd
+    assert "icmp6.type == 128" in cmd
+
+
+# --- label selectors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "want"),
+    [
+        ({}, {"app": "x"}, True),
+        ({"matchLabels": {"app": "x"}}, {"app": "x", "tier": "db"}, True),
+        ({"matchLabels": {"app": "x"}}, {"app": "y"}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["x"]}]}, {}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["x"]}]}, {}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, {"app": ""}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, {"app": "x"}, False),
+    ],
+)
+def test_label_selectors_follow_kubernetes_semantics(
+    selector: dict[str, object], labels: dict[str, str], want: bool
+) -> None:
+    assert matches_selector(msgspec.convert(selector, LabelSelector), labels) is want
+
+
+# --- NET-502 without a trace -------------------------------------------------------------------
+
+
+def test_without_a_trace_a_question_from_a_pod_skips_with_the_command_to_run(
+    tmp_path: Path,
+) -> None:
+    snap = load(tmp_path)
+    src = snap.pod_by_ref["default/netdebug04"]
+    dst = snap.pod_by_ref["default/netdebug05"]
+    ctx = Context(
+        snapshot=snap,
+        question=Question(from_="default/netdebug04", to="default/netdebug05", port=22),
+        source=Endpoint(raw="default/netdebug04", kind="pod", pod=src),
+        target=Endpoint(raw="default/netdebug05", kind="pod", pod=dst),
+    )
+    out = run("ovn-trace-drop", ctx)
+    assert len(out) == 1
+    assert isinstance(out[0], Skip)
+    params = out[0].message.params
+    assert params["command"] == "kubectl ko trace default/netdebug04 10.16.0.9 tcp 22"
+    assert params["path"] == "nodes/l20-gpu-04/extra/ovn-trace-<label>.txt"
+
+
+def test_without_a_trace_or_a_question_the_trace_check_does_not_apply(tmp_path: Path) -> None:
+    out = run("ovn-trace-drop", Context(snapshot=load(tmp_path)))
+    assert len(out) == 1
+    assert isinstance(out[0], NotApplicable)
+
+
+def test_the_healthy_example_gives_no_kube_ovn_finding(tmp_path: Path) -> None:
+    ctx = Context(snapshot=load(tmp_path))
+    for check_id in ("ovn-controller-unhealthy", "kubeovn-encap-ip-mismatch"):
+        assert run(check_id, ctx) == []
+
+
+# --- NET-503: a /32 VIP as encap IP ------------------------------------------------------------
+
+
+def _vip_as_encap(dest: Path) -> None:
+    addr_file = dest / "nodes/l20-master-01/ip-addr.json"
+    addrs = json.loads(addr_file.read_text())
+    eno1 = next(i for i in addrs if i["ifname"] == "eno1")
+    eno1["addr_info"].insert(
+        1,
+        {
+            "family": "inet",
+            "local": "10.6.131.100",
+            "prefixlen": 32,
+            "scope": "global",
+            "secondary": True,
+            "label": "eno1",
+        },
+    )
+    addr_file.write_text(json.dumps(addrs))
+    for peer in ("l20-gpu-04", "l20-gpu-05"):
+        show = dest / f"nodes/{peer}/extra/ovs-vsctl-show.txt"
+        show.write_text(show.read_text().replace('"10.6.131.10"', '"10.6.131.100"'))
+
+
+def test_a_vip_taken_as_encap_ip_is_a_warning_even_though_peers_reach_it(tmp_path: Path) -> None:
+    ctx = Context(snapshot=load(tmp_path, _vip_as_encap))
+    out = run("kubeovn-encap-ip-mismatch", ctx)
+    assert len(out) == 1
+    f = out[0]
+    assert isinstance(f, Finding)
+    assert (f.variant, f.severity) == ("vip", Severity.WARNING)
+    assert f.params["encap_ip"] == "10.6.131.100"
+    assert f.params["iface"] == "eno1"
+    assert f.fix[-1].command == "kubectl -n kube-system delete pod kube-ovn-cni-x7k2p"
+
+
+def test_a_tunnel_port_with_an_ovs_error_is_reported_for_its_node(tmp_path: Path) -> None:
+    def broken(dest: Path) -> None:
+        show = dest / "nodes/l20-gpu-04/extra/ovs-vsctl-show.txt"
+        text = show.read_text().replace(
+            'remote_ip="10.6.131.36"}',
+            'remote_ip="10.6.131.36"}\n                error: "could not add network device'
+            ' ovn-5c0e9b-0 to ofproto (File exists)"',
+        )
+        show.write_text(text)
+
+    out = run("ovn-controller-unhealthy", Context(snapshot=load(tmp_path, broken)))
+    assert [(f.variant, f.subject.name) for f in out if isinstance(f, Finding)] == [
+        ("tunnel_error", "l20-gpu-04")
+    ]
+    f = out[0]
+    assert isinstance(f, Finding)
+    assert f.evidence[0].field == "line 13: error"
+    assert f.fix[1].command == "kubectl -n kube-system delete pod ovs-ovn-h3w6t"
