@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netdoctor.errors import ParseError
 from netdoctor.model.ovn import stage_kind
@@ -158,3 +160,37 @@ def test_ovn_trace_errors_and_unrelated_text_are_parse_errors() -> None:
 )
 def test_stages_are_sorted_into_what_a_fix_needs(stage: str, kind: str) -> None:
     assert stage_kind(stage) == kind
+
+
+# --- robustness: random bytes and damaged real output -------------------------------------------
+
+PARSERS = [
+    (parse_ovs_vsctl_show, "ovs-vsctl-show.txt"),
+    (parse_ovn_trace, "ovn-trace-acl-drop.txt"),
+]
+
+
+def _survives(parse: object, data: bytes) -> None:
+    problem = None
+    try:
+        parse(data, "fuzz")  # type: ignore[operator]
+    except ParseError as e:
+        problem = e.problem
+    assert problem is None or (problem and "\n" not in problem)
+
+
+@pytest.mark.parametrize(("parse", "fixture"), PARSERS, ids=["ovs_vsctl_show", "ovn_trace"])
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=2048))
+def test_random_bytes_return_or_raise_parse_error(parse: object, fixture: str, data: bytes) -> None:
+    _survives(parse, data)
+
+
+@pytest.mark.parametrize(("parse", "fixture"), PARSERS, ids=["ovs_vsctl_show", "ovn_trace"])
+@settings(max_examples=200, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=4000), junk=st.binary(max_size=40))
+def test_damaged_real_output_returns_or_raises_parse_error(
+    parse: object, fixture: str, cut: int, junk: bytes
+) -> None:
+    data = read(fixture)
+    _survives(parse, data[:cut] + junk + data[cut:])
