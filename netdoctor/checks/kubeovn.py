@@ -271,7 +271,11 @@ def encap_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
         view = peers_reach(snap, addr, peers)
         unreachable = [p for p in view.known if p not in view.reaching]
         severity, confidence = Severity.CRITICAL, 1.0
-        if same_nic:
+        if same_nic and not view.known:
+            if not on_internal:
+                continue
+            severity, confidence, variant = Severity.WARNING, 0.6, "unconfirmed"
+        elif same_nic:
             variant = "second_address"
             if not unreachable:
                 assert held is not None
@@ -689,7 +693,8 @@ def _judge_trace(ctx: Context, node: str, label: str, trace: OvnTrace) -> Iterat
         }
         fix, extra_ev = _drop_fix(snap, kind, stage, pipe, src, dst, trace, dst_ip)
         ev.extend(extra_ev)
-        variant = kind if step is not None and kind != "other" else "default"
+        # --summary and --minimal do not print the stage
+        variant = "unstaged" if step is None else (kind if kind != "other" else "default")
     elif trace.verdict == "output" and expected and trace.output_port != expected:
         variant = "wrong_port"
         params = {

@@ -204,3 +204,47 @@ def test_a_tunnel_port_with_an_ovs_error_is_reported_for_its_node(tmp_path: Path
     assert isinstance(f, Finding)
     assert f.evidence[0].field == "line 13: error"
     assert f.fix[1].command == "kubectl -n kube-system delete pod ovs-ovn-h3w6t"
+
+
+def test_a_summary_trace_that_drops_asks_for_the_detailed_form(tmp_path: Path) -> None:
+    def summary_drop(dest: Path) -> None:
+        (dest / "nodes/l20-gpu-04/extra/ovn-trace-ssh.txt").write_text(
+            "# tcp,reg14=0x7,vlan_tci=0x0000,dl_src=00:00:00:5e:a1:07,"
+            "dl_dst=00:00:00:7c:32:09,nw_src=10.16.0.7,nw_dst=10.16.0.9,tp_src=10000,tp_dst=22\n"
+            'ingress(dp="ovn-default", inport="netdebug04.default") {\n'
+            "    reg0[15] = check_in_port_sec();\n"
+            "    next;\n"
+            "    drop;\n"
+            "};\n"
+        )
+
+    out = run("ovn-trace-drop", Context(snapshot=load(tmp_path, summary_drop)))
+    findings = [f for f in out if isinstance(f, Finding)]
+    assert [(f.variant, f.params["src"], f.params["dst"]) for f in findings] == [
+        ("unstaged", "default/netdebug04", "default/netdebug05")
+    ]
+    assert findings[0].evidence[-1].field == "line 5"
+    assert findings[0].verify[0].command == "kubectl ko trace default/netdebug04 10.16.0.9 tcp 22"
+
+
+def test_an_odd_encap_ip_without_peer_facts_is_a_guarded_warning(tmp_path: Path) -> None:
+    def odd_one(dest: Path) -> None:
+        log = dest / "logs/kube-system/kube-ovn-cni-f2c9v/cni-server.log"
+        log.write_text(log.read_text().replace("10.6.131.36", "192.168.100.36"))
+        addr_file = dest / "nodes/l20-gpu-05/ip-addr.json"
+        addrs = json.loads(addr_file.read_text())
+        eno1 = next(i for i in addrs if i["ifname"] == "eno1")
+        eno1["addr_info"].append(
+            {"family": "inet", "local": "192.168.100.36", "prefixlen": 24, "scope": "global"}
+        )
+        addr_file.write_text(json.dumps(addrs))
+        for peer in ("l20-master-01", "l20-gpu-04"):
+            shutil.rmtree(dest / "nodes" / peer)
+
+    out = run("kubeovn-encap-ip-mismatch", Context(snapshot=load(tmp_path, odd_one)))
+    findings = [f for f in out if isinstance(f, Finding)]
+    assert [(f.subject.name, f.variant) for f in findings] == [("l20-gpu-05", "unconfirmed")]
+    # no peer facts: nobody is known to miss it, so nobody is named as cut off
+    assert findings[0].params["peers"] == ""
+    assert findings[0].severity == Severity.WARNING
+    assert findings[0].confidence < 1
