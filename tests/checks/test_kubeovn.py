@@ -248,3 +248,34 @@ def test_an_odd_encap_ip_without_peer_facts_is_a_guarded_warning(tmp_path: Path)
     assert findings[0].params["peers"] == ""
     assert findings[0].severity == Severity.WARNING
     assert findings[0].confidence < 1
+
+
+@pytest.mark.parametrize(
+    ("text", "variant", "quoted"),
+    [
+        (
+            "ovs-vsctl: unix:/var/run/openvswitch/db.sock: database connection failed"
+            " (No such file or directory)\n",
+            "db_down",
+            "database connection failed",
+        ),
+        (
+            "7e2a9c15-3b8d-4e6f-a0c4-5d1b9f8e2a36\n    Bridge br-ex\n        Port br-ex\n"
+            "            Interface br-ex\n                type: internal\n"
+            '    ovs_version: "3.1.7"\n',
+            "no_br_int",
+            "absent (bridges: br-ex)",
+        ),
+    ],
+)
+def test_ovs_that_is_down_or_lacks_br_int_on_a_ready_node_is_reported(
+    tmp_path: Path, text: str, variant: str, quoted: str
+) -> None:
+    def damage(dest: Path) -> None:
+        (dest / "nodes/l20-gpu-05/extra/ovs-vsctl-show.txt").write_text(text)
+
+    out = run("ovn-controller-unhealthy", Context(snapshot=load(tmp_path, damage)))
+    findings = [f for f in out if isinstance(f, Finding)]
+    assert [(f.subject.name, f.variant) for f in findings] == [("l20-gpu-05", variant)]
+    assert quoted in findings[0].evidence[0].value
+    assert findings[0].evidence[0].source == "nodes/l20-gpu-05/extra/ovs-vsctl-show.txt"
