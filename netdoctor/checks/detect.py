@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from netdoctor.model.k8s import Container, DaemonSet, Pod, PodContainer
 from netdoctor.model.snapshot import Snapshot
 
-__all__ = ["AGENTS", "Agent", "AgentInstall", "CniInfo", "detect_cni"]
+__all__ = ["AGENTS", "Agent", "AgentInstall", "CiliumConfig", "CniInfo", "detect_cni"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,72 @@ class AgentInstall:
     @property
     def version(self) -> str | None:
         c = self.container
-        if c is None or ":" not in c.image.rsplit("/", 1)[-1]:
+        image = c.image.split("@", 1)[0] if c is not None else ""  # drop a @sha256:... digest
+        if ":" not in image.rsplit("/", 1)[-1]:
             return None
-        tag = c.image.rsplit(":", 1)[-1].split("@", 1)[0]
-        return tag or None
+        return image.rsplit(":", 1)[-1] or None
+
+
+CILIUM_CONFIGMAP = "cilium-config"
+_TUNNEL_PORTS = {"vxlan": 8472, "geneve": 6081}  # Cilium's defaults when tunnel-port is unset
+
+
+@dataclass(frozen=True)
+class CiliumConfig:
+    """The ``cilium-config`` ConfigMap, read the way cilium-agent reads it.
+
+    Keys by release: ``routing-mode`` (native|tunnel) and ``tunnel-protocol`` (vxlan|geneve)
+    since 1.14, before that one ``tunnel`` key (vxlan|geneve|disabled); ``tunnel-port``
+    (default 8472 for VXLAN, 6081 for Geneve); ``kube-proxy-replacement`` (true|false since
+    1.14; strict|partial|probe|disabled before).
+    """
+
+    namespace: str
+    data: dict[str, str]
+
+    @property
+    def routing_mode(self) -> str:
+        mode = self.data.get("routing-mode")
+        if mode:
+            return mode
+        return "native" if self.data.get("tunnel") == "disabled" else "tunnel"
+
+    @property
+    def tunnel_protocol(self) -> str | None:
+        if self.routing_mode != "tunnel":
+            return None
+        proto = self.data.get("tunnel-protocol") or self.data.get("tunnel") or "vxlan"
+        return proto if proto in _TUNNEL_PORTS else None
+
+    @property
+    def tunnel_port(self) -> int | None:
+        proto = self.tunnel_protocol
+        if proto is None:
+            return None
+        raw = self.data.get("tunnel-port", "").strip()
+        if raw.isdigit() and int(raw) > 0:
+            return int(raw)
+        return _TUNNEL_PORTS[proto]
+
+    @property
+    def tunnel_port_set(self) -> bool:
+        raw = self.data.get("tunnel-port", "").strip()
+        return raw.isdigit() and int(raw) > 0
+
+
+def _kube_proxy_replaced(cilium: CiliumConfig | None, version: str | None) -> bool | None:
+    if cilium is None:
+        return None
+    value = cilium.data.get("kube-proxy-replacement", "").strip().lower()
+    if value in ("true", "strict"):
+        return True
+    if value in ("false", "disabled", "partial"):
+        return False
+    if not value and version is not None:
+        m = re.match(r"v?(\d+)\.(\d+)", version)
+        if m and (int(m.group(1)), int(m.group(2))) >= (1, 14):
+            return False  # unset means false since 1.14
+    return None  # "probe", or unset on an older or unknown release: decided at runtime
 
 
 @dataclass(frozen=True)
@@ -99,6 +161,12 @@ class CniInfo:
     agents: tuple[AgentInstall, ...] = ()
     calico_operator: bool = False  # installed by the Tigera operator (Installation CR)
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cni -> how we know
+    cilium: CiliumConfig | None = None  # cilium-config, when Cilium is detected and it is there
+    # Whether something other than kube-proxy serves Services on every node: True when Cilium's
+    # kube-proxy-replacement is on (true/strict); False when no Cilium is detected or it is
+    # off (false/disabled/partial: kube-proxy is still needed); None when Cilium is there
+    # but the bundle cannot tell (no cilium-config, "probe", unset on a release before 1.14).
+    kube_proxy_replaced: bool | None = False
 
     @property
     def primary(self) -> str | None:
@@ -188,11 +256,23 @@ def detect_cni(snap: Snapshot) -> CniInfo:
         return (0 if has_agent else 1, -len(sources[cni]))
 
     names = tuple(sorted(sources, key=lambda c: (*strength(c), c)))
+    cilium: CiliumConfig | None = None
+    replaced: bool | None = False
+    if "cilium" in names:
+        cil = next((a for a in agents if a.agent.cni == "cilium"), None)
+        for ns in dict.fromkeys([cil.namespace if cil else "kube-system", "kube-system"]):
+            cm = snap.configmap_by_ref.get(f"{ns}/{CILIUM_CONFIGMAP}")
+            if cm is not None:
+                cilium = CiliumConfig(namespace=ns, data=dict(cm.data))
+                break
+        replaced = _kube_proxy_replaced(cilium, cil.version if cil else None)
     return CniInfo(
         names=names,
         agents=tuple(agents),
         calico_operator=operator,
         sources={k: tuple(v) for k, v in sources.items()},
+        cilium=cilium,
+        kube_proxy_replaced=replaced,
     )
 
 

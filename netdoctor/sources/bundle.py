@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from netdoctor.errors import BundleError
+from netdoctor.errors import BundleError, ParseError
 from netdoctor.model.k8s import (
     CalicoNode,
     ConfigMap,
@@ -69,6 +69,7 @@ from netdoctor.parsers.iproute import (
 )
 from netdoctor.parsers.iptables import parse_iptables_save
 from netdoctor.parsers.kube import decode_list, parse_version, strip_bom
+from netdoctor.parsers.ovn import parse_ovn_trace, parse_ovs_vsctl_show
 from netdoctor.parsers.sysctl import parse_sysctl
 from netdoctor.sources.archive import (
     DEFAULT_MAX_MEMBER_RATIO,
@@ -371,9 +372,10 @@ class _BundleReader:
             if note is not None:
                 self.notes.append(note)
         elif rest[0] == "extra" and len(rest) == 2 and rest[1].endswith(".txt"):
-            facts.setdefault("extra", {})[rest[1].removesuffix(".txt")] = decode_text(
-                self.tree.read(rel)
-            )
+            name = rest[1].removesuffix(".txt")
+            data = self.tree.read(rel)
+            facts.setdefault("extra", {})[name] = decode_text(data)
+            self._extra_view(rel, node, name, data, facts)
         elif len(rest) == 1 and rest[0] in _NODE_FILE_PART:
             part = _NODE_FILE_PART[rest[0]]
             attr, reader = _NODE_PARTS[part]
@@ -381,6 +383,26 @@ class _BundleReader:
             self.provenance[f"node:{node}:{part}"] = rel
         else:
             self.ignore(rel, "layout")
+
+    def _extra_view(
+        self, rel: str, node: str, name: str, data: bytes, facts: dict[str, Any]
+    ) -> None:
+        """The typed view of the extra texts checks read: ``ovs-vsctl show`` and ``ovn-trace``.
+
+        An extra text is free-form, so one that does not parse is kept as text with a
+        ``malformed`` note (its checks then skip) rather than stopping the diagnosis."""
+        try:
+            if name == "ovs-vsctl-show":
+                facts["ovs_show"] = parse_ovs_vsctl_show(_text_bytes(data), rel)
+                self.provenance[f"node:{node}:ovs_show"] = rel
+            elif name.startswith("ovn-trace-"):
+                label = name.removeprefix("ovn-trace-")
+                facts.setdefault("ovn_traces", {})[label] = parse_ovn_trace(_text_bytes(data), rel)
+                self.provenance[f"node:{node}:ovn_trace:{label}"] = rel
+        except ParseError as e:
+            self.notes.append(
+                InputNote(file=rel, note="malformed", reason="extra_unparsed", detail=e.problem)
+            )
 
     def _pod_file(self, rel: str, ref: str, name: str) -> None:
         facts = self.pod_facts.setdefault(ref, {})
@@ -420,6 +442,11 @@ class _BundleReader:
             for part, name in POD_FILES.items():
                 if _NODE_PARTS[part][0] not in facts:
                     self.notes.append(InputNote(file=f"pods/{ref}/{name}", note="missing"))
+
+
+def _text_bytes(data: bytes) -> bytes:
+    data = strip_bom(data)
+    return data.replace(b"\r\n", b"\n") if b"\r" in data else data
 
 
 def _split_suffix(name: str) -> tuple[str, str | None]:
