@@ -228,6 +228,9 @@ def test_checks_lists_every_registered_check_with_its_needs(capsys):
         "NET-202",
         "NET-301",
         "NET-302",
+        "NET-303",
+        "NET-304",
+        "NET-305",
         "NET-401",
         "NET-402",
     ]
