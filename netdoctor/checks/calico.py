@@ -447,81 +447,116 @@ def bgp_not_established(ctx: Context) -> Iterator[Yielded]:
         yield NotApplicable()  # no BIRD, no BGP sessions to be down
         return
     # One finding per session: both ends usually report the same broken pair.
+    claims = calico_claims(ctx)
     sessions: dict[tuple[str, str], list[Evidence]] = {}
     for node, peers in sorted(_bgp_down(ctx).items()):
         for peer, ev in sorted(peers.items()):
-            owner = snap.node_by_address.get(peer)
-            back = None
-            if owner:
-                own = snap.node_by_name[node]
-                back = (owner[0].metadata.name, own.internal_ips[0] if own.internal_ips else "")
-            if back is not None and back in sessions:
-                sessions[back].extend(ev)
-            else:
-                sessions.setdefault((node, peer), []).extend(ev)
-    for (node, peer), ev in sessions.items():
-        owner = snap.node_by_address.get(peer)
-        params = {"node": node, "peer": peer, "peer_node": "", "internal_ip": ""}
+            other = _node_of(ctx, peer)
+            key = tuple(sorted((node, other))) if other and other != node else (node, peer)
+            sessions.setdefault((key[0], key[1]), []).extend(ev)
+    for (a, b), ev in sessions.items():
         evidence = list(dict.fromkeys(ev))
         if backend_ev is not None:
             evidence.append(backend_ev)
-        fix: tuple[Action, ...] = ()
-        nodes = [node]
-        if not owner:
-            claimant = _claimant(ctx, peer)
-            if claimant is None:
-                variant, confidence = "undetermined", 0.6
-                params["files"] = f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
-            else:
-                # The peer address is a node's wrong Calico address: NET-301 is the cause.
-                variant, confidence = "wrong_peer", 0.5
-                cnode = snap.node_by_name[claimant]
-                params["peer_node"] = claimant
-                params["internal_ip"] = ", ".join(cnode.internal_ips)
-                evidence.append(internal_ip_evidence(snap, cnode))
-                nodes.append(claimant)
-                fix = _fix_actions(ctx, _autodetect_cidrs(ctx))
-        else:
-            peer_node = owner[0].metadata.name
-            params["peer_node"] = peer_node
-            nodes.append(peer_node)
-            # BIRD's mesh connects from one end only: look at both ends' INPUT chains.
-            ends = (
-                _bgp_blocked(ctx, node, peer_node, peer),
-                _bgp_blocked(ctx, peer_node, node, _calico_ip(ctx, node)),
+        if b not in snap.node_by_name:  # a peer that is no node: a router, or unknown
+            yield _bgp_finding(
+                ctx, a, b, "", "undetermined", 0.6, evidence, (), {"files": _status_path(a)}
             )
-            dropped = [(e, n) for e, n in zip(ends, (peer_node, node), strict=True) if e]
-            if dropped:
-                (rule_ev, rule_text), at = dropped[0]
-                variant, confidence = "default", 0.9
+            continue
+        wrong = [
+            n
+            for n in (a, b)
+            if n in claims and ip_only(claims[n].address) not in snap.node_by_name[n].internal_ips
+        ]
+        if wrong:
+            # The session targets a node's wrong Calico address: NET-301 is the cause.
+            bad = wrong[0]
+            other = b if bad == a else a
+            cnode = snap.node_by_name[bad]
+            evidence.append(internal_ip_evidence(snap, cnode))
+            yield _bgp_finding(
+                ctx,
+                other,
+                _calico_ip(ctx, bad),
+                bad,
+                "wrong_peer",
+                0.5,
+                evidence,
+                _fix_actions(ctx, _autodetect_cidrs(ctx)),
+                {"internal_ip": ", ".join(cnode.internal_ips)},
+            )
+            continue
+        # BIRD's mesh connects from one end only: look at both ends' INPUT chains.
+        for src, dst in ((a, b), (b, a)):
+            blocked = _bgp_blocked(ctx, src, dst, _calico_ip(ctx, dst))
+            if blocked is not None:
+                rule_ev, rule_text = blocked
                 evidence.append(rule_ev)
-                params["rule"] = rule_text
-                params["peer_node"] = at
-                if at == node:  # name the dropping node as the peer in the title
-                    params["node"], params["peer"] = peer_node, _calico_ip(ctx, node)
-                fix = (_unblock_action(at, rule_text),)
-            else:
-                variant, confidence = "undetermined", 0.6
-                missing = [
-                    snap.node_source(n, "iptables")
-                    for n, e in zip((peer_node, node), ends, strict=True)
-                    if e is None and not snap.node_has(n, "iptables")
-                ]
-                params["files"] = ", ".join(missing) or (
-                    f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
+                yield _bgp_finding(
+                    ctx,
+                    src,
+                    _calico_ip(ctx, dst),
+                    dst,
+                    "default",
+                    0.9,
+                    evidence,
+                    (_unblock_action(dst, rule_text),),
+                    {"rule": rule_text},
                 )
-        yield Finding(
-            id="calico-bgp-not-established",
-            subject=Subject(kind="Node", name=params["node"]),
-            variant=variant,
-            params=params,
-            evidence=tuple(evidence),
-            fix=fix,
-            verify=_bgp_verify(ctx, node),
-            nodes=tuple(nodes),
-            severity=Severity.WARNING if variant != "default" else None,
-            confidence=confidence,
-        )
+                break
+        else:
+            missing = [
+                snap.node_source(n, "iptables") for n in (a, b) if not snap.node_has(n, "iptables")
+            ]
+            files = ", ".join(missing) or _status_path(a)
+            yield _bgp_finding(
+                ctx,
+                a,
+                _calico_ip(ctx, b),
+                b,
+                "undetermined",
+                0.6,
+                evidence,
+                (),
+                {"files": files},
+            )
+
+
+def _status_path(node: str) -> str:
+    return f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
+
+
+def _node_of(ctx: Context, address: str) -> str | None:
+    """The node a BGP peer address belongs to: by InternalIP, else by its Calico address."""
+    owner = ctx.snapshot.node_by_address.get(address)
+    if owner:
+        return owner[0].metadata.name
+    return _claimant(ctx, address)
+
+
+def _bgp_finding(
+    ctx: Context,
+    node: str,
+    peer: str,
+    peer_node: str,
+    variant: str,
+    confidence: float,
+    evidence: list[Evidence],
+    fix: tuple[Action, ...],
+    extra: dict[str, str],
+) -> Finding:
+    return Finding(
+        id="calico-bgp-not-established",
+        subject=Subject(kind="Node", name=node),
+        variant=variant,
+        params={"node": node, "peer": peer, "peer_node": peer_node, "internal_ip": "", **extra},
+        evidence=tuple(evidence),
+        fix=fix,
+        verify=_bgp_verify(ctx, node),
+        nodes=(node, peer_node) if peer_node else (node,),
+        severity=None if variant == "default" else Severity.WARNING,
+        confidence=confidence,
+    )
 
 
 def _calico_ip(ctx: Context, node: str) -> str:
@@ -741,7 +776,7 @@ def encapsulation_cross_subnet(ctx: Context) -> Iterator[Yielded]:
             params={
                 "pool": pool.name,
                 "cidr": pool.cidr,
-                "subnets": "; ".join(f"{net}: {', '.join(ns)}" for net, ns in groups),
+                "subnets": "; ".join(f"{net}: {', '.join(sorted(ns))}" for net, ns in groups),
                 "mode": mode,
                 "files": f"nodes/<node>/extra/{STATUS_FILES[0]}.txt",
             },
