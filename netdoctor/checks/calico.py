@@ -905,8 +905,8 @@ def version_unsupported(ctx: Context) -> Iterator[Yielded]:
         fix=fix,
         verify=(
             Action(
-                message=Message("verify.calico_version", {"k8s": kube}),
-                command="kubectl version -o json",
+                message=Message("verify.calico_version", {"k8s": kube, "daemonset": agent.name}),
+                command=f"kubectl -n {agent.namespace} rollout status daemonset/{agent.name}",
             ),
         ),
         notes=tuple(notes),
