@@ -233,6 +233,7 @@ def test_checks_lists_every_registered_check_with_its_needs(capsys):
         "NET-305",
         "NET-401",
         "NET-402",
+        "NET-403",
     ]
     assert next(r for r in rows if r["code"] == "NET-101")["needs"] == [
         "k8s/nodes.json",
