@@ -15,6 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netdoctor.catalog.compat import calico_release, minor_of
+from netdoctor.checks.bgpstatus import (
+    BgpPeer,
+    parse_birdcl_protocols,
+    parse_calicoctl_node_status,
+)
 from netdoctor.checks.common import (
     AddressClaim,
     annotation_evidence,
@@ -34,11 +39,6 @@ from netdoctor.checks.registry import Context, NotApplicable, Note, Skip, Yielde
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Container
 from netdoctor.netfilter import Packet, evaluate
-from netdoctor.parsers.calico_status import (
-    BgpPeer,
-    parse_birdcl_protocols,
-    parse_calicoctl_node_status,
-)
 
 ANNOTATION = "projectcalico.org/IPv4Address"
 AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"

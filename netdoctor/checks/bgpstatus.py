@@ -1,4 +1,7 @@
-"""BGP session tables printed by Calico's tools -> peers (parsers layer: text -> records).
+"""BGP session tables printed by Calico's tools -> peers.
+
+Checks layer, like the log patterns: the bundle loader keeps ``extra/*.txt`` as text (these
+captures are free-form, for people), and the Calico checks read the rows they need from it.
 
 Two captures a bundle may hold under ``nodes/<node>/extra/``:
 
