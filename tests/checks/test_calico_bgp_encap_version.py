@@ -279,3 +279,16 @@ def test_a_release_missing_from_the_table_is_a_note_not_a_finding(tmp_path):
     o = outcome(snap, "calico-version-unsupported")
     assert o.status is CheckStatus.OK
     assert [n.key for n in o.notes] == ["note.calico_release_unknown"]
+
+
+@pytest.mark.parametrize(("bgp", "sessions"), [("Enabled", 2), ("Disabled", 0)])
+def test_an_operator_install_says_whether_bgp_runs_in_its_installation(tmp_path, bgp, sessions):
+    snap = load("60_calico_bgp_tcp_179_dropped_on_one_node", tmp_path)
+    inst = msgspec.convert(
+        {"metadata": {"name": "default"}, "spec": {"calicoNetwork": {"bgp": bgp}}}, Installation
+    )
+    snap = dataclasses.replace(snap, installations=(inst,))
+    found = findings(snap, "calico-bgp-not-established")
+    assert len(found) == sessions
+    if found:
+        assert any(e.field == "spec.calicoNetwork.bgp" for e in found[0].evidence)
