@@ -349,6 +349,17 @@ def calico_backend(ctx: Context) -> tuple[str | None, Evidence | None]:
                 value=value,
             )
             return value, ev
+    # A manifest edited to set the backend inline rather than through the ConfigMap.
+    c = agent.container if agent else None
+    inline = c.env_value("CALICO_NETWORKING_BACKEND") if isinstance(c, Container) else None
+    if agent is not None and c is not None and inline:
+        ev = Evidence(
+            source=snap.source("k8s.daemonsets"),
+            object=f"DaemonSet/{agent.namespace}/{agent.name}",
+            field=f"spec.template.spec.containers[{c.name}].env[CALICO_NETWORKING_BACKEND]",
+            value=inline,
+        )
+        return inline, ev
     return None, None
 
 
