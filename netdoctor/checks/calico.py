@@ -316,7 +316,7 @@ def duplicate_address(ctx: Context) -> Iterator[Yielded]:
 
 # --- NET-303 .. NET-305: BGP, encapsulation across subnets, release vs Kubernetes -------------
 
-_BGP_DOWN = re.compile(r"BGP not established with\s*([0-9A-Fa-f:.,\s]+)")
+_BGP_DOWN = re.compile(r"BGP not established with[ \t]*([0-9A-Fa-f:.,\t ]+)")
 STATUS_FILES = ("calicoctl-node-status", "birdcl-show-protocols")
 
 
@@ -370,10 +370,12 @@ def _peer_captures(ctx: Context, node: str) -> tuple[list[BgpPeer], str | None]:
     for name in STATUS_FILES:
         text = extra.get(name)
         if text:
-            parse = (
-                parse_calicoctl_node_status if name == STATUS_FILES[0] else (parse_birdcl_protocols)
+            peers = (
+                parse_calicoctl_node_status(text)
+                if name == STATUS_FILES[0]
+                else parse_birdcl_protocols(text)
             )
-            return list(parse(text)), f"nodes/{node}/extra/{name}.txt"
+            return list(peers), f"nodes/{node}/extra/{name}.txt"
     return [], None
 
 
@@ -409,7 +411,12 @@ def _bgp_down(ctx: Context) -> dict[str, dict[str, list[Evidence]]]:
         for e in snap.events or ():
             io = e.involved_object
             m = _BGP_DOWN.search(e.message)
-            if m and io.kind == "Pod" and io.name == pod.metadata.name:
+            if (
+                m
+                and io.kind == "Pod"
+                and io.name == pod.metadata.name
+                and io.namespace == pod.metadata.namespace
+            ):
                 ev = Evidence(
                     source=snap.source("k8s.events"),
                     object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
