@@ -7,6 +7,7 @@ line ``Using autodetected IPv4 address on interface X: A/len`` (any of them).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -814,8 +815,23 @@ def encapsulation_cross_subnet(ctx: Context) -> Iterator[Yielded]:
         )
 
 
+def _operator_pool_index(ctx: Context, cidr: str) -> int | None:
+    """Where the operator's Installation declares the pool with this CIDR: the operator owns
+    such a pool and puts back whatever is edited on the IPPool itself."""
+    snap = ctx.snapshot
+    if not (ctx.cni.calico_operator and snap.installations):
+        return None
+    pools = (snap.installations[0].spec.get("calicoNetwork") or {}).get("ipPools") or []
+    for i, raw in enumerate(pools):
+        if str(raw.get("cidr", "")) == cidr:
+            return i
+    return None
+
+
 def _encap_fix(ctx: Context, pool: _Pool, mode: str) -> tuple[Action, ...]:
     params = {"pool": pool.name, "mode": mode}
+    if pool.operator_index is None:
+        pool = dataclasses.replace(pool, operator_index=_operator_pool_index(ctx, pool.cidr))
     if pool.operator_index is not None:
         snap = ctx.snapshot
         inst = snap.installations[0].metadata.name if snap.installations else "default"

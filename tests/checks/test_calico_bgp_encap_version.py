@@ -292,3 +292,25 @@ def test_an_operator_install_says_whether_bgp_runs_in_its_installation(tmp_path,
     assert len(found) == sessions
     if found:
         assert any(e.field == "spec.calicoNetwork.bgp" for e in found[0].evidence)
+
+
+def test_an_operator_owned_ippool_is_fixed_through_the_installation_that_declares_it(tmp_path):
+    snap = load("63_calico_pool_without_encapsulation_across_racks", tmp_path)
+    inst = msgspec.convert(
+        {
+            "metadata": {"name": "default"},
+            "spec": {
+                "calicoNetwork": {
+                    "ipPools": [
+                        {"cidr": "fd00:30::/64", "encapsulation": "None"},
+                        {"cidr": "10.30.0.0/16", "encapsulation": "None"},
+                    ]
+                }
+            },
+        },
+        Installation,
+    )
+    snap = dataclasses.replace(snap, installations=(inst,))
+    (f,) = findings(snap, "calico-encapsulation-cross-subnet")
+    assert f.evidence[0].object == "IPPool/default-ipv4-ippool"  # read from the IPPool itself
+    assert "/spec/calicoNetwork/ipPools/1/encapsulation" in f.fix[0].command
