@@ -479,7 +479,7 @@ def bgp_not_established(ctx: Context) -> Iterator[Yielded]:
             evidence.append(backend_ev)
         if b not in snap.node_by_name:  # a peer that is no node: a router, or unknown
             yield _bgp_finding(
-                ctx, a, b, "", "undetermined", 0.6, evidence, (), {"files": _status_path(a)}
+                ctx, a, b, "", "undetermined", 0.6, evidence, (), {"files": _more_data(ctx, a)}
             )
             continue
         wrong = [
@@ -527,7 +527,7 @@ def bgp_not_established(ctx: Context) -> Iterator[Yielded]:
             missing = [
                 snap.node_source(n, "iptables") for n in (a, b) if not snap.node_has(n, "iptables")
             ]
-            files = ", ".join(missing) or _status_path(a)
+            files = ", ".join(missing) or _more_data(ctx, a)
             yield _bgp_finding(
                 ctx,
                 a,
@@ -541,8 +541,18 @@ def bgp_not_established(ctx: Context) -> Iterator[Yielded]:
             )
 
 
-def _status_path(node: str) -> str:
-    return f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
+def _more_data(ctx: Context, node: str) -> str:
+    """What would tell why a session is down: the BGP status capture, else calico-node's log,
+    else BIRD's own account (``show protocols all``), which no bundle file holds."""
+    snap = ctx.snapshot
+    facts = snap.node_facts.get(node)
+    if facts is None or not any(name in facts.extra for name in STATUS_FILES):
+        return f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
+    agent = ctx.cni.agent("calico")
+    pod = next((p for p in (agent.pods if agent else ()) if p.spec.node_name == node), None)
+    if agent is not None and pod is not None and snap.log(pod, agent.agent.container) is None:
+        return snap.log_source(pod.ref, agent.agent.container)
+    return f"nodes/{node}/extra/birdcl-show-protocols-all.txt"
 
 
 def _node_of(ctx: Context, address: str) -> str | None:

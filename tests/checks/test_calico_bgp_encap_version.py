@@ -314,3 +314,25 @@ def test_an_operator_owned_ippool_is_fixed_through_the_installation_that_declare
     (f,) = findings(snap, "calico-encapsulation-cross-subnet")
     assert f.evidence[0].object == "IPPool/default-ipv4-ippool"  # read from the IPPool itself
     assert "/spec/calicoNetwork/ipPools/1/encapsulation" in f.fix[0].command
+
+
+def test_when_the_rules_accept_bgp_the_finding_names_the_data_that_would_tell(tmp_path):
+    case = load_case(SCENARIOS / "60_calico_bgp_tcp_179_dropped_on_one_node")
+    snap = load(
+        "60_calico_bgp_tcp_179_dropped_on_one_node",
+        tmp_path,
+        files=tuple(f for f in case.files if not f.endswith("iptables-save.txt")),
+    )
+    by_pair = {
+        (f.params["node"], f.params["peer_node"]): f
+        for f in findings(snap, "calico-bgp-not-established")
+    }
+    assert {f.variant for f in by_pair.values()} == {"undetermined"}
+    # l20-gpu-04 has a status capture and a calico-node log: only BIRD's detail is left
+    assert by_pair["l20-gpu-04", "l20-gpu-05"].params["files"] == (
+        "nodes/l20-gpu-04/extra/birdcl-show-protocols-all.txt"
+    )
+    # l20-master-01 has no capture: that is the first thing to collect
+    assert by_pair["l20-gpu-05", "l20-master-01"].params["files"] == (
+        "nodes/l20-gpu-05/extra/calicoctl-node-status.txt"
+    )
