@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import msgspec
+
 from netdoctor.catalog.compat import calico_release, minor_of
 from netdoctor.checks.bgpstatus import (
     BgpPeer,
@@ -886,7 +888,24 @@ def _node_images(ctx: Context) -> dict[str, str]:
 @check("calico-version-unsupported", code="NET-305", cni=("calico",))
 def version_unsupported(ctx: Context) -> Iterator[Yielded]:
     # Advisory: a missing version is a note, not a skip, so it never makes a reachability
-    # answer inconclusive on its own.
+    # answer inconclusive on its own. A node whose calico-node runs another image than its
+    # peers is always said: on the finding when there is one, else as a note of its own.
+    agent = ctx.cni.agent("calico")
+    odd = odd_one_out(_node_images(ctx))
+    odd_note = odd.note("agent_image", agent=agent.name) if odd and agent else None
+    finding = None
+    for item in _version_verdict(ctx):
+        if isinstance(item, Finding):
+            finding = item
+        else:
+            yield item
+    if finding is not None:
+        yield msgspec.structs.replace(finding, notes=(odd_note,) if odd_note else ())
+    elif odd_note is not None:
+        yield Note(odd_note)
+
+
+def _version_verdict(ctx: Context) -> Iterator[Finding | Note]:
     snap = ctx.snapshot
     agent = ctx.cni.agent("calico")
     server = snap.version.server_version if snap.version else None
@@ -934,10 +953,6 @@ def version_unsupported(ctx: Context) -> Iterator[Yielded]:
         ),
         Evidence(source=row.url, object=f"Calico/{row.release}", field="tested", value=tested),
     ]
-    notes = []
-    odd = odd_one_out(_node_images(ctx))
-    if odd is not None:
-        notes.append(odd.note("agent_image", agent=agent.name))
     target = _release_for(k8s)
     fix = _upgrade_fix(ctx, params, target)
     yield Finding(
@@ -953,7 +968,6 @@ def version_unsupported(ctx: Context) -> Iterator[Yielded]:
                 command=f"kubectl -n {agent.namespace} rollout status daemonset/{agent.name}",
             ),
         ),
-        notes=tuple(notes),
         severity=severity,
     )
 

@@ -336,3 +336,22 @@ def test_when_the_rules_accept_bgp_the_finding_names_the_data_that_would_tell(tm
     assert by_pair["l20-gpu-05", "l20-master-01"].params["files"] == (
         "nodes/l20-gpu-05/extra/calicoctl-node-status.txt"
     )
+
+
+def test_an_odd_calico_node_image_on_a_supported_release_is_still_noted(tmp_path):
+    from netdoctor.model.k8s import Pod
+
+    snap = load("03_healthy_calico", tmp_path)
+    pods = []
+    for p in snap.pods or ():
+        if p.metadata.name == "calico-node-wj6fc":
+            raw = msgspec.json.encode(p).decode().replace("node:v3.26.1", "node:v3.26.0")
+            p = msgspec.json.decode(raw, type=Pod)
+        pods.append(p)
+    d = diagnose(dataclasses.replace(snap, pods=tuple(pods)))
+    o = next(o for o in d.outcomes if o.check_id == "calico-version-unsupported")
+    assert o.status is CheckStatus.OK
+    assert [(n.key, n.params["nodes"], n.params["value"]) for n in o.notes] == [
+        ("note.odd_one_out.agent_image", "l20-gpu-05", "docker.io/calico/node:v3.26.0")
+    ]
+    assert d.verdict.value == "healthy"
