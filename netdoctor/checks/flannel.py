@@ -11,6 +11,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 from netdoctor.checks.common import (
     AddressClaim,
@@ -20,11 +21,12 @@ from netdoctor.checks.common import (
     ip_only,
     last_log_match,
     node_holding,
+    parse_ip,
     peer_path_evidence,
     peers_reach,
     shared_subnet_address,
 )
-from netdoctor.checks.registry import Context, Yielded, check
+from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
@@ -243,3 +245,185 @@ def public_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
             nodes=(name, *unreachable),
             severity=Severity.CRITICAL,
         )
+
+
+# --- NET-403: host-gw between nodes that are not on one L2 segment ---------------------------
+
+BACKEND_TYPE = "flannel.alpha.coreos.com/backend-type"
+NET_CONF = "net-conf.json"
+
+
+def _net_conf(ctx: Context) -> tuple[str, str, dict[str, Any] | None] | None:
+    """(namespace, ConfigMap name, parsed net-conf.json) of kube-flannel-cfg; the dict is None
+    when the JSON is not valid; None when the ConfigMap is not in the snapshot."""
+    snap = ctx.snapshot
+    agent = ctx.cni.agent("flannel")
+    for ns in dict.fromkeys((agent.namespace if agent else "kube-flannel", "kube-system")):
+        for name in ("kube-flannel-cfg", "kube-flannel-config"):
+            cm = snap.configmap_by_ref.get(f"{ns}/{name}")
+            if cm is None or NET_CONF not in cm.data:
+                continue
+            try:
+                doc = json.loads(cm.data[NET_CONF])
+            except ValueError:
+                return ns, name, None
+            return ns, name, doc if isinstance(doc, dict) else None
+    return None
+
+
+def _on_link(ctx: Context, node: str, address: str) -> tuple[bool, Evidence] | None:
+    """Whether ``address`` is on a subnet of the interface holding ``node``'s flannel address
+    (host-gw's next hop must be), and that interface's address as evidence; None without facts."""
+    snap = ctx.snapshot
+    claim = flannel_claims(ctx).get(node)
+    n = snap.node_by_name[node]
+    own = ip_only(claim.address) if claim else (n.internal_ips[0] if n.internal_ips else None)
+    held = node_holding(snap, node, own) if own else None
+    if held is None:
+        return None
+    ip = parse_ip(address)
+    net = held[1].interface.network
+    return (ip is not None and ip in net), iface_evidence(snap, node, *held)
+
+
+def _internal_on_link(ctx: Context, node: str, peer_ips: list[str]) -> bool:
+    """Whether the peer's InternalIP is on the subnet of the node's own InternalIP interface."""
+    n = ctx.snapshot.node_by_name[node]
+    held = node_holding(ctx.snapshot, node, n.internal_ips[0]) if n.internal_ips else None
+    if held is None or not peer_ips:
+        return False
+    ip = parse_ip(peer_ips[0])
+    return ip is not None and ip in held[1].interface.network
+
+
+@check("flannel-host-gw-not-l2", code="NET-403", needs=("k8s.nodes",), cni=("flannel",))
+def host_gw_not_l2(ctx: Context) -> Iterator[Yielded]:
+    snap = ctx.snapshot
+    conf = _net_conf(ctx)
+    if conf is None:
+        yield Skip(Message("skip.missing", {"path": snap.source("k8s.configmaps")}))
+        return
+    ns, cm_name, doc = conf
+    if doc is None:
+        yield Note(Message("note.flannel_net_conf_invalid", {"configmap": f"{ns}/{cm_name}"}))
+        return
+    raw_backend = doc.get("Backend")
+    backend: dict[str, Any] = raw_backend if isinstance(raw_backend, dict) else {}
+    kind = str(backend.get("Type", ""))
+    if kind != "host-gw":
+        return  # vxlan (DirectRouting falls back to VXLAN across subnets), udp, ...: routed
+    claims = flannel_claims(ctx)
+    # Only nodes with a pod CIDR get a route; a node without one is NET-209's business.
+    members = [n for n in snap.nodes or () if n.spec.pod_cidr or n.spec.pod_cidrs]
+    pairs: list[tuple[str, str, str]] = []  # (node, peer, peer address)
+    ev: list[Evidence] = []
+    seen_iface: set[str] = set()
+    for node in members:
+        name = node.metadata.name
+        for peer in members:
+            pname = peer.metadata.name
+            if pname == name:
+                continue
+            claim = claims.get(pname)
+            addr = ip_only(claim.address) if claim else (peer.internal_ips or [""])[0]
+            link = _on_link(ctx, name, addr) if addr else None
+            if link is None:
+                yield Note(
+                    Message(
+                        "note.flannel_peer_unknown",
+                        {"node": name, "path": snap.node_source(name, "ip_addr")},
+                    )
+                )
+                break
+            if name not in seen_iface:
+                seen_iface.add(name)
+                ev.append(link[1])
+            if not link[0] and not _internal_on_link(ctx, name, peer.internal_ips):
+                # A peer whose InternalIP is on-link but whose flannel address is not: the
+                # wrong address is NET-401/402's finding, not the backend's.
+                pairs.append((name, pname, addr))
+    if not pairs:
+        return
+    cm_ev = Evidence(
+        source=snap.source("k8s.configmaps"),
+        object=f"ConfigMap/{ns}/{cm_name}",
+        field=f"data[{NET_CONF}].Backend",
+        value=json.dumps(backend, separators=(",", ":")),
+    )
+    ann_ev = [
+        annotation_evidence(snap, snap.node_by_name[n], BACKEND_TYPE)
+        for n in sorted({p[0] for p in pairs} | {p[1] for p in pairs})
+        if BACKEND_TYPE in snap.node_by_name[n].metadata.annotations
+    ][:2]
+    args_ev = _iface_args_evidence(ctx)
+    a, b, addr = pairs[0]
+    yield Finding(
+        id="flannel-host-gw-not-l2",
+        subject=Subject(kind="ConfigMap", name=cm_name, namespace=ns),
+        params={
+            "node": a,
+            "peer": b,
+            "address": addr,
+            "pairs": "; ".join(f"{x} -> {y} ({z})" for x, y, z in pairs),
+            "configmap": f"{ns}/{cm_name}",
+        },
+        evidence=(cm_ev, *ann_ev, *ev, *args_ev),
+        fix=_host_gw_fix(ctx, ns, cm_name, doc),
+        verify=_host_gw_verify(ctx, ns, a, b),
+        nodes=tuple(sorted({p[0] for p in pairs} | {p[1] for p in pairs})),
+    )
+
+
+def _iface_args_evidence(ctx: Context) -> list[Evidence]:
+    """The DaemonSet's interface choice (--iface, --iface-regex, --iface-can-reach, --public-ip)."""
+    agent = ctx.cni.agent("flannel")
+    c = agent.container if agent else None
+    if agent is None or c is None:
+        return []
+    chosen = [a for a in c.args if a.split("=", 1)[0] in _IFACE_ARGS]
+    if not chosen:
+        return []
+    return [
+        Evidence(
+            source=ctx.snapshot.source("k8s.daemonsets"),
+            object=f"DaemonSet/{agent.namespace}/{agent.name}",
+            field=f"spec.template.spec.containers[{c.name}].args",
+            value=" ".join(chosen),
+        )
+    ]
+
+
+def _host_gw_fix(ctx: Context, ns: str, cm: str, doc: dict[str, Any]) -> tuple[Action, ...]:
+    agent = ctx.cni.agent("flannel")
+    ds = agent.name if agent else "kube-flannel-ds"
+    new = dict(doc)
+    new["Backend"] = {"Type": "vxlan", "DirectRouting": True}
+    text = json.dumps(new, indent=2) + "\n"
+    body = json.dumps({"data": {NET_CONF: text}}, separators=(",", ":"))
+    return (
+        Action(
+            message=Message("fix.flannel_vxlan_direct_routing", {"configmap": f"{ns}/{cm}"}),
+            command=f"kubectl -n {ns} patch configmap {cm} --type merge -p '{body}'",
+        ),
+        Action(
+            message=Message("fix.flannel_restart", {"daemonset": ds}),
+            command=f"kubectl -n {ns} rollout restart daemonset/{ds}",
+        ),
+    )
+
+
+def _host_gw_verify(ctx: Context, ns: str, node: str, peer: str) -> tuple[Action, ...]:
+    agent = ctx.cni.agent("flannel")
+    ds = agent.name if agent else "kube-flannel-ds"
+    p = ctx.snapshot.node_by_name.get(peer)
+    cidr = (p.spec.pod_cidr or (p.spec.pod_cidrs or [""])[0]) if p else ""
+    return (
+        Action(
+            message=Message("verify.flannel_rollout", {"daemonset": ds}),
+            command=f"kubectl -n {ns} rollout status daemonset/{ds}",
+        ),
+        Action(
+            message=Message("verify.flannel_peer_route", {"node": node, "peer": peer}),
+            command=f"ip route show {cidr}",
+        ),
+    )
