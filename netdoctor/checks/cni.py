@@ -21,6 +21,7 @@ _LOOSE = re.compile(r"(\bpanic: |Failed to |failed to )")
 # Go's runtime line after a logrus panic ("panic: (*logrus.Entry) 0xc000a1c380") says nothing.
 _GO_PANIC_VALUE = re.compile(r"^panic: \(\*logrus\.")
 RESTARTS_WARN = 5
+_BGP_DOWN = "BGP not established"
 
 
 def _label_selector(agent: AgentInstall) -> str:
@@ -202,6 +203,19 @@ def _pod_problems(
     if log_ev is not None:
         ev.append(log_ev)
     variant = "not_ready" if not ready else "restarting"
+    # calico-node running but reporting "BIRD is not ready: BGP not established": the agent
+    # works, its readiness only reports the peering, whose cause NET-303 names. Kept (the pod
+    # is not Ready), but ranked below that cause.
+    notes: tuple[Message, ...] = ()
+    confidence = 1.0
+    if (
+        not ready
+        and restarts < RESTARTS_WARN
+        and not reason
+        and any(_BGP_DOWN in e.value for e in ev)
+    ):
+        confidence = 0.6
+        notes = (Message("note.agent_not_ready_bgp", {"pod": pod.metadata.name}),)
     yield Finding(
         id="cni-agent-unhealthy",
         subject=Subject(kind="Pod", name=pod.metadata.name, namespace=ns),
@@ -237,4 +251,6 @@ def _pod_problems(
         ),
         nodes=(node,) if node else (),
         severity=Severity.WARNING if ready else None,
+        notes=notes,
+        confidence=confidence,
     )

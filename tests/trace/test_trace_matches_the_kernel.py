@@ -4,7 +4,8 @@ Each lab (3 nodes x 2 pods) is built, probed and collected; the bundle is loaded
 probe (ICMP, TCP 8080, don't-fragment ping of the pod MTU) is traced from the facts alone (the
 trace never reads the probes). The round-trip verdict must match what was measured: ``ok`` is
 ``delivered``, anything else ``dropped``; ``unknown`` is a disagreement. For faults with an
-obvious owner, the drop hop must name it as its cause. Root only; nothing is left behind.
+obvious owner, the drop hop must name it as its cause, and ``diagnose`` on the bundle must name
+it as its first finding (a healthy lab is healthy). Root only; nothing is left behind.
 """
 
 from __future__ import annotations
@@ -113,3 +114,16 @@ def test_the_trace_agrees_with_every_probe_of_the_lab(
     total = len(snap.probes)
     assert not rows, f"{_name(case)}: {total - len(rows)}/{total} agree\n" + "\n".join(rows)
     assert not wrong_cause, f"{_name(case)}: wrong causes\n" + "\n".join(wrong_cause)
+
+    # The same bundle, diagnosed as a user would (no question, probes kept): a healthy lab is
+    # healthy, and a broken one names the injected fault first.
+    from netdoctor.engine import diagnose
+    from netdoctor.model.findings import Verdict
+
+    result = diagnose(snap)
+    found = [r.finding.id for r in result.findings]
+    if fault is None:
+        assert result.verdict is Verdict.HEALTHY, f"{_name(case)}: {result.verdict} {found}"
+    else:
+        assert result.verdict is Verdict.BROKEN, f"{_name(case)}: {result.verdict} {found}"
+        assert found[0] in CAUSES[fault], f"{_name(case)}: findings {found}"
