@@ -130,7 +130,7 @@ class Figures:
     abstained: float  # share of in-scope utterances the router abstained on
     out_of_scope_abstained: float
     per_lang: dict[str, tuple[int, float]]  # lang -> (count, top-1)
-    misses: tuple[tuple[str, str | None, str], ...]  # (text, expected, got)
+    misses: tuple[tuple[str, str | None, str], ...]  # (text, expected, got or "-")
 
 
 def evaluate(
@@ -150,7 +150,7 @@ def evaluate(
         abst += r.abstained
         per.setdefault(u.lang, []).append(int(ok1))
         if not ok1:
-            misses.append((u.text, u.expect, ids[0] if ids else None))
+            misses.append((u.text, u.expect, ids[0] if ids else "-"))
     oos_abst = sum(route(u.text, books, calibration=cal).abstained for u in oos)
     n = max(len(in_scope), 1)
     return Figures(

@@ -159,15 +159,14 @@ def parse_runbook(text: str, path: str) -> Runbook:
             examples=_strs(fm.get("examples"), "examples"),
             counter_examples=_strs(fm.get("counter_examples"), "counter_examples"),
             steps=tuple(_step(s, f"steps[{i}]") for i, s in enumerate(steps_raw)),
-            conclusions={
-                str(k): _texts(v, f"conclusions.{k}") for k, v in conclusions_raw.items()
-            },
+            conclusions={str(k): _texts(v, f"conclusions.{k}") for k, v in conclusions_raw.items()},
             body=body.strip(),
             path=path,
         )
     except _Bad as e:
-        raise InputError(f"{path}: {e}", key="runbooks.error.file", params={
-            "path": path, "problem": str(e)}) from None
+        raise InputError(
+            f"{path}: {e}", key="runbooks.error.file", params={"path": path, "problem": str(e)}
+        ) from None
 
 
 def _files(folder: Path | None) -> Iterable[tuple[str, str]]:

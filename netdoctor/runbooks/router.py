@@ -14,8 +14,9 @@ Runbooks layer. Steps, in order:
    after it ("正常", "没问题", "works", "is fine", "ruled out", ...) cancels the hit.
    "没有" counts only in "没有 X 问题"; "not" does not after can/do/does/did (that is a symptom).
 5. **Score** = sum of each trigger's weight (once per trigger) - weights of exclude terms hit
-   + entity compatibility (:data:`ENTITY_BONUS`) + 1 when the runbook is specific to the
-   cluster's detected CNI. Priority only breaks ties.
+   + entity compatibility (:data:`ENTITY_BONUS`). When the cluster's CNI is known, a runbook
+   written for it is lifted one point above the best generic runbook of its category (at least
+   +1). Priority only breaks ties.
 6. **Confidence**: a logistic (Platt) map of the score margin over the next runbook, fitted on
    the calibration half of the labelled utterances (``calibration.json``; refit with
    ``python -m netdoctor.runbooks.evaluate --fit``). Below the threshold the router abstains
@@ -78,24 +79,83 @@ _PORT = re.compile(
 _NODE = re.compile(r"(?:node/|节点\s*|node\s+)([a-z][-a-z0-9]*\d[-a-z0-9]*)")
 _INTERNAL: Final = tuple(
     ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
-              "169.254.0.0/16", "0.0.0.0/8")
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+    )
 )
 _NOT_NS = frozenset(
-    {"tcp", "udp", "sctp", "svc", "service", "services", "node", "nodes", "pod", "pods",
-     "deploy", "deployment", "ds", "daemonset", "http", "https", "and", "or", "ns", "a", "b"}
+    {
+        "tcp",
+        "udp",
+        "sctp",
+        "svc",
+        "service",
+        "services",
+        "node",
+        "nodes",
+        "pod",
+        "pods",
+        "deploy",
+        "deployment",
+        "ds",
+        "daemonset",
+        "http",
+        "https",
+        "and",
+        "or",
+        "ns",
+        "a",
+        "b",
+    }
 )
 _FILE_TLDS = frozenset({"json", "yaml", "yml", "txt", "log", "conf", "md", "sh", "py", "d"})
 
 CROSS_NODE: Final = (
-    "跨节点", "跨主机", "跨 node", "跨node", "不同节点", "不同的节点", "不同主机", "两个节点",
-    "另一个节点", "别的节点", "cross-node", "cross node", "crossnode", "across nodes",
-    "different nodes", "different node", "another node", "other node", "other nodes",
-    "between nodes", "different hosts", "another host", "inter-node", "remote node",
+    "跨节点",
+    "跨主机",
+    "跨 node",
+    "跨node",
+    "不同节点",
+    "不同的节点",
+    "不同主机",
+    "两个节点",
+    "另一个节点",
+    "别的节点",
+    "cross-node",
+    "cross node",
+    "crossnode",
+    "across nodes",
+    "different nodes",
+    "different node",
+    "another node",
+    "other node",
+    "other nodes",
+    "between nodes",
+    "different hosts",
+    "another host",
+    "inter-node",
+    "remote node",
 )
 SAME_NODE: Final = (
-    "同节点", "同一节点", "同一个节点", "同一台", "同主机", "同一主机", "本节点", "same node",
-    "same host", "same-node", "one node", "local node", "intra-node",
+    "同节点",
+    "同一节点",
+    "同一个节点",
+    "同一台",
+    "同主机",
+    "同一主机",
+    "本节点",
+    "same node",
+    "same host",
+    "same-node",
+    "one node",
+    "local node",
+    "intra-node",
 )
 
 
@@ -133,9 +193,13 @@ class Entities:
         out: dict[str, object] = {
             k: list(v)
             for k, v in (
-                ("ips", self.ips), ("cidrs", self.cidrs), ("pods", self.pods),
-                ("services", self.services), ("domains", self.domains),
-                ("ports", self.ports), ("nodes", self.nodes),
+                ("ips", self.ips),
+                ("cidrs", self.cidrs),
+                ("pods", self.pods),
+                ("services", self.services),
+                ("domains", self.domains),
+                ("ports", self.ports),
+                ("nodes", self.nodes),
             )
             if v
         }
@@ -154,7 +218,8 @@ def _uniq(items: Sequence[str]) -> tuple[str, ...]:
 
 def extract_entities(norm: str, hits_negated: Sequence[tuple[int, int]] = ()) -> Entities:
     """Entities of a normalised symptom. Locality words inside a negated span do not count."""
-    ips, cidrs = [], []
+    ips: list[str] = []
+    cidrs: list[str] = []
     for m in _IP.finditer(norm):
         try:
             ipaddress.ip_address(m.group(1))
@@ -235,8 +300,11 @@ def _one_edit(a: str, b: str) -> bool:
         diff = [i for i in range(len(a)) if a[i] != b[i]]
         if len(diff) == 1:
             return True
-        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and (
-            a[diff[1]] == b[diff[0]]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and (a[diff[1]] == b[diff[0]])
         )
     s, long_ = (a, b) if len(a) < len(b) else (b, a)
     i = 0
@@ -253,8 +321,21 @@ _PRE_ZH = ("不是", "并非", "并不是", "排除了", "排除", "已排除")
 _PRE_EN = re.compile(r"(?<![a-z'])(not|isn't|aren't|wasn't|excluding|except|ruled out)(?![a-z])")
 _NOT_AFTER = re.compile(r"(?:can|could|do|does|did|will|would|should|cannot|to)\s+$")
 _POST_ZH = (
-    "正常", "没问题", "没有问题", "是好的", "是通的", "能通", "可以通", "通的", "可以访问",
-    "能访问", "已排除", "排除了", "无关", "没毛病", "都通",
+    "正常",
+    "没问题",
+    "没有问题",
+    "是好的",
+    "是通的",
+    "能通",
+    "可以通",
+    "通的",
+    "可以访问",
+    "能访问",
+    "已排除",
+    "排除了",
+    "无关",
+    "没毛病",
+    "都通",
 )
 _POST_EN = re.compile(
     r"^\W*(?:\w+\W+){0,3}?(works|work|worked|working|is fine|are fine|fine|ok|okay|succeeds|"
@@ -299,8 +380,8 @@ def _negated(norm: str, span: tuple[int, int], clauses: Sequence[tuple[int, int]
         i = after.find(cue)
         if i >= 0 and not re.search(r"[不没无非]\s*$", after[:i]):
             return True
-    m = _POST_EN.search(after)
-    return bool(m and not _NEG_BEFORE_CUE.search(after[: m.start(1)]))
+    clear = _POST_EN.search(after)
+    return bool(clear and not _NEG_BEFORE_CUE.search(after[: clear.start(1)]))
 
 
 @dataclass(frozen=True)
@@ -468,9 +549,6 @@ def score_runbook(
     excl = [h for h in find_hits(norm, book.exclude) if not h.negated]
     ent, used = _entity_score(book.category, entities)
     score = trig - sum(h.weight for h in excl) + ent
-    if cni and book.cni and set(cni) & set(book.cni):
-        score += 1.0
-        used.append("<cni>")
     return score, trig, hits, excl, used
 
 
@@ -496,10 +574,22 @@ def route(
     scored = []
     for b in pool:
         score, trig, hits, excl, used = score_runbook(b, norm, entities, cni)
-        if trig <= 0 and not any(u.startswith("<") and u != "<cni>" for u in used if
-                                 _ENTITY_ONLY.get(b.category) == u):
+        if trig <= 0 and not any(
+            u.startswith("<") and u != "<cni>" for u in used if _ENTITY_ONLY.get(b.category) == u
+        ):
             continue
         scored.append((score, b, hits, excl, used, trig))
+    # The cluster's CNI is known: a runbook written for it outranks the generic one of the same
+    # category (by one point over the best generic score), since it runs the CNI's own checks.
+    if cni:
+        best_generic: dict[str, float] = {}
+        for sc, b, *_ in scored:
+            if not b.cni:
+                best_generic[b.category] = max(best_generic.get(b.category, sc), sc)
+        for i, (sc, b, hits, excl, used, trig) in enumerate(scored):
+            if b.cni and set(cni) & set(b.cni):
+                lift = max(1.0, best_generic.get(b.category, sc) - sc + 1.0)
+                scored[i] = (sc + lift, b, hits, excl, [*used, "<cni>"], trig)
     scored.sort(key=lambda s: (-s[0], -s[1].priority, s[1].id))
     matches = []
     for i, (score, b, hits, excl, used, trig) in enumerate(scored):
