@@ -77,7 +77,7 @@ def command_mistakes(command: str) -> list[tuple[str, str]]:
                 rf"eth\.dst\s*==\s*({_IPV4}|<[^>]*ip[^>]*>|\$\w*ip\w*)", line, re.I
             ):
                 found.append((m.group(0), f"ip4.dst == {m.group(1)}"))
-            for m in re.finditer(r"(?<![\w.])ip\.(src|dst)\s*==\s*(\S+)", line):
+            for m in re.finditer(r"(?<![\w.])ip\.(src|dst)\s*==\s*([^\s'\"&|)]+)", line):
                 found.append((m.group(0), f"ip4.{m.group(1)} == {m.group(2)}"))
         ko = _KO_TRACE.search(line)
         if ko:
@@ -93,12 +93,7 @@ def command_mistakes(command: str) -> list[tuple[str, str]]:
                 and (len(rest) == 1 if proto == "icmp" else len(rest) == 2)
             )
             if not ok:
-                found.append(
-                    (
-                        m.group(0).strip(),
-                        "kubectl ko trace NS/POD TARGET_IP [MAC] icmp|tcp|udp [PORT]",
-                    )
-                )
+                found.append((ko.group(0).strip(), _KO_TRACE_FORM))
         if re.search(r"\bkubectl\s+exec\b", line) and " -- " not in f"{line} ":
             found.append((line.strip(), "kubectl exec ... -- COMMAND"))
     return found

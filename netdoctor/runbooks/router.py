@@ -19,8 +19,9 @@ Runbooks layer. Steps, in order:
    +1). Priority only breaks ties.
 6. **Confidence**: a logistic (Platt) map of the score margin over the next runbook, fitted on
    the calibration half of the labelled utterances (``calibration.json``; refit with
-   ``python -m netdoctor.runbooks.evaluate --fit``). Below the threshold the router abstains
-   and shows the top three with their matched terms, or asks for the entity that would decide.
+   ``python -m netdoctor.runbooks.evaluate --fit``). Below the threshold (0.5), or when the best
+   score is under :data:`MIN_EVIDENCE` (one weak word), the router abstains and shows the top
+   three with their matched terms, or asks for the entity that would decide.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from netdoctor.runbooks.model import Runbook, Trigger
 
 __all__ = [
     "ENTITY_BONUS",
+    "MIN_EVIDENCE",
     "Calibration",
     "Entities",
     "Hit",
@@ -512,6 +514,11 @@ class Routing:
         return None if self.abstained or not self.matches else self.matches[0]
 
 
+# Below this score the best runbook rests on one weak word ("stuck", "timeout"): abstain,
+# however far it is ahead of the rest.
+MIN_EVIDENCE: Final = 2.0
+
+
 @dataclass(frozen=True)
 class Calibration:
     a: float = 1.5
@@ -610,7 +617,7 @@ def route(
     if not matches:
         return Routing(text, norm, entities, (), True, "no_match")
     top = matches[0]
-    if top.confidence >= cal.threshold and top.score > 0:
+    if top.confidence >= cal.threshold and top.score > 0 and top.score >= MIN_EVIDENCE:
         return Routing(text, norm, entities, tuple(matches), False, "")
     ask: list[str] = []
     cats = {m.runbook.category for m in matches[:3]}
