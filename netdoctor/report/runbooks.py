@@ -56,7 +56,7 @@ def run_row(
                 checks=list(r.step.checks),
                 reasons=[cat.render(m, lang) for m in r.reasons],
                 findings=[f"{f.code} {cat.title(f.finding, lang)}" for f in r.findings],
-                command=r.step.command,
+                command=r.command,
                 branch=r.branch,
                 next=r.target,
             )

@@ -22,7 +22,7 @@ from netdoctor.model.findings import CheckOutcome, CheckStatus, Message, Severit
 from netdoctor.model.snapshot import Question, Snapshot
 from netdoctor.runbooks.model import Runbook, Step
 
-__all__ = ["RunbookRun", "StepResult", "execute"]
+__all__ = ["RunbookRun", "StepResult", "execute", "fill_command", "placeholders"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class StepResult:
     findings: tuple[RankedFinding, ...]
     branch: str  # pass | fail
     target: str  # the next step's id, or the conclusion's
+    command: str = ""  # the manual command, placeholders filled from the question
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,40 @@ class RunbookRun:
 
 
 _BAD = (Severity.CRITICAL, Severity.WARNING)
+
+
+def placeholders(d: Diagnosis) -> dict[str, str]:
+    """Values for a manual command's ``<NS>``, ``<POD>``, ``<DST_IP>``, ... from the question's
+    resolved endpoints. Only what is known: an unknown placeholder stays for the person."""
+    out: dict[str, str] = {}
+    src, dst = d.source, d.target
+    if src is not None and src.pod is not None:
+        out["NS"] = out["SRC_NS"] = src.pod.metadata.namespace or "default"
+        out["POD"] = out["SRC_POD"] = src.pod.metadata.name
+        if src.pod.ips:
+            out["SRC_IP"] = out["POD_IP"] = src.pod.ips[0]
+    if src is not None and src.node_name:
+        out["NODE"] = src.node_name
+    if dst is not None:
+        if dst.pod is not None:
+            out["DST_POD"] = dst.pod.metadata.name
+            if dst.pod.ips:
+                out["DST_IP"] = out["DST_POD_IP"] = dst.pod.ips[0]
+        elif dst.ip:
+            out["DST_IP"] = dst.ip
+        if dst.service is not None:
+            out["SVC"] = dst.service.metadata.name
+    if d.cni.agents:
+        out["AGENT_NS"] = d.cni.agents[0].namespace
+    if d.question is not None and d.question.port:
+        out["PORT"] = str(d.question.port)
+    return out
+
+
+def fill_command(command: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        command = command.replace(f"<{name}>", value)
+    return command
 
 
 def _step_result(step: Step, d: Diagnosis, by_id: dict[str, CheckOutcome]) -> StepResult:
@@ -89,7 +124,10 @@ def _step_result(step: Step, d: Diagnosis, by_id: dict[str, CheckOutcome]) -> St
     branch = "fail" if status == "finding" else "pass"
     br = step.on_fail if branch == "fail" else step.on_pass
     target = br.next or br.conclude or ""
-    return StepResult(step, status, tuple(outcomes), tuple(reasons), findings, branch, target)
+    command = fill_command(step.command, placeholders(d))
+    return StepResult(
+        step, status, tuple(outcomes), tuple(reasons), findings, branch, target, command
+    )
 
 
 def execute(

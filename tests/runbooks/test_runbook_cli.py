@@ -186,3 +186,22 @@ def test_diagnose_takes_the_symptom_from_the_bundle_and_says_when_none_fits(caps
         capsys, "diagnose", "-b", str(EX / "healthy-calico"), "--symptom", "helm upgrade stuck"
     )
     assert "No runbook fits the symptom" in err
+
+
+def test_diagnose_markdown_shows_the_walk_as_a_task_list(capsys):
+    code, out, _ = run(
+        capsys,
+        "diagnose",
+        "-b",
+        str(EX / "calico-ib-autodetect"),
+        "-o",
+        "markdown",
+        "--lang",
+        "zh",
+        "--symptom",
+        "calico 跨节点不通",
+    )
+    assert code == 1
+    section = out.split("## 处置手册", 1)[1]
+    assert "- [ ] Calico 使用每个节点可达的地址 — 发现问题 → address" in section
+    assert "**结论：Calico 使用了错误或重复的节点地址" in section

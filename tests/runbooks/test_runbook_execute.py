@@ -153,3 +153,22 @@ def test_the_shipped_runbook_for_the_examples_cni_ends_at_a_conclusion_that_name
     assert run.conclusion in routing.best.runbook.conclusions
     assert run.findings
     assert run.findings[0].finding.id == d.findings[0].finding.id
+
+
+def test_manual_commands_are_filled_from_the_question_and_the_cluster():
+    from netdoctor.model.snapshot import Question
+
+    snap = BundleSource(str(EX / "calico-ib-autodetect")).load()
+    steps = STEPS.replace(
+        '"tcpdump -ni cali123 icmp"',
+        '"kubectl exec -n <NS> <POD> -- ping -c 3 <DST_IP>; kubectl logs -n <AGENT_NS> x; <KEEP>"',
+    )
+    q = Question(from_="default/netdebug04", to="default/netdebug05")
+    run = execute(book(steps), snap, q)
+    manual = next(r for r in run.steps if r.step.id == "manual")
+    # netdebug05's pod IP, from the example's k8s/pods.json
+    assert manual.command.startswith(
+        "kubectl exec -n default netdebug04 -- ping -c 3 10.30.229.240;"
+    )
+    assert "kubectl logs -n kube-system x" in manual.command
+    assert manual.command.endswith("<KEEP>")  # unknown placeholders stay for the person
