@@ -197,7 +197,9 @@ def _walk_runbook(
     if best is None:
         closest = ", ".join(f"{m.runbook.id} ({m.confidence:.2f})" for m in routing.matches[:3])
         cat = load_catalog()
-        return cat.text("runbooks.ui.no_symptom_match", lang, {"candidates": closest or "-"}) + "\n"
+        lines = [cat.text("runbooks.ui.no_symptom_match", lang, {"candidates": closest or "-"})]
+        lines += ["? " + cat.text(f"runbooks.ask.{key}", lang) for key in routing.ask]
+        return "".join(line + "\n" for line in lines)
     # The diagnosis already ran every check, unless --only/--skip narrowed it.
     run = execute(
         best.runbook,

@@ -205,3 +205,32 @@ def test_diagnose_markdown_shows_the_walk_as_a_task_list(capsys):
     section = out.split("## 处置手册", 1)[1]
     assert "- [ ] Calico 使用每个节点可达的地址 — 发现问题 → address" in section
     assert "**结论：Calico 使用了错误或重复的节点地址" in section
+
+
+def test_diagnose_asks_for_what_would_decide_when_the_symptom_is_ambiguous(capsys):
+    _, out, err = run(
+        capsys,
+        "diagnose",
+        "-b",
+        str(EX / "healthy-calico"),
+        "--lang",
+        "zh",
+        "--symptom",
+        "pods cannot reach each other",
+        "-o",
+        "json",
+    )
+    assert "runbook" not in json.loads(out)
+    assert "两个 Pod 在同一节点还是不同节点上？" not in err  # JSON stays quiet on stderr
+    _, out, err = run(
+        capsys,
+        "diagnose",
+        "-b",
+        str(EX / "healthy-calico"),
+        "--lang",
+        "zh",
+        "--symptom",
+        "pods cannot reach each other",
+    )
+    assert "没有足够匹配该症状的处置手册" in err
+    assert "两个 Pod 在同一节点还是不同节点上？" in err
