@@ -78,6 +78,8 @@ _PORT = re.compile(
     r"(?:(?<=[a-z0-9\]]):(\d{2,5})(?!\d)|(?:port|端口|nodeport)\s*[:：]?\s*(\d{2,5})"
     r"|(?<![\w.])(\d{2,5})/(?:tcp|udp|sctp)\b)"
 )
+# Names that look like nodes on their own: worker-1, node2, master-0, gpu-05, k8s-node-3.
+_NODE_NAME = re.compile(r"(?<![\w./-])(?:k8s-)?(?:worker|node|master|minion|gpu)-?\d+(?![\w.-])")
 _NODE = re.compile(r"(?:node/|节点\s*|node\s+)([a-z][-a-z0-9]*\d[-a-z0-9]*)")
 _INTERNAL: Final = tuple(
     ipaddress.ip_network(n)
@@ -158,7 +160,11 @@ SAME_NODE: Final = (
     "one node",
     "local node",
     "intra-node",
+    "own node",
 )
+
+
+_LOCALITY_WORDS: Final = frozenset(normalize(w) for w in (*CROSS_NODE, *SAME_NODE))
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,7 @@ def extract_entities(norm: str, hits_negated: Sequence[tuple[int, int]] = ()) ->
         if 0 < value < 65536:
             ports.append(value)
     nodes = [m.group(1) for m in _NODE.finditer(norm)]
+    nodes += [m.group(0) for m in _NODE_NAME.finditer(norm)]
 
     def said(words: Sequence[str]) -> bool:
         for w in words:
@@ -259,6 +266,15 @@ def extract_entities(norm: str, hits_negated: Sequence[tuple[int, int]] = ()) ->
         return False
 
     locality = "cross" if said(CROSS_NODE) else "same" if said(SAME_NODE) else None
+    if locality is None and len(set(nodes)) >= 2:
+        locality = "cross"  # "a pod on worker-1 cannot reach one on worker-2"
+    if locality is None and any(
+        a <= span[0] < b
+        for w in SAME_NODE
+        for span in _term_spans(norm, w)
+        for a, b in hits_negated
+    ):
+        locality = "cross"  # "同节点正常", "only pods on the same node answer": across nodes
     return Entities(
         ips=_uniq(ips),
         cidrs=_uniq(cidrs),
@@ -378,6 +394,13 @@ def _negated(norm: str, span: tuple[int, int], clauses: Sequence[tuple[int, int]
     nxt = re.sub(r"^(?:but|但是|但|可是|不过|然而)\s*", "", nxt)
     if re.match(r"(?:not\b|不|没)", nxt):
         return False
+    if re.match(r"\s*(?:都)?(?:能|可以)(?!不)", after):  # "dns 能解析", "pod ip 可以": it works
+        return True
+    if re.search(r"(?<![不没])(?:能|可以)\s*$", before):  # "能解析": can resolve
+        return True
+    said = norm[start:end]
+    if said in _LOCALITY_WORDS and re.search(r"只能|只有|can only|only", norm[c0:start]):
+        return True  # "只能访问本节点的 pod": the same node is what works
     for cue in _POST_ZH:
         i = after.find(cue)
         if i >= 0 and not re.search(r"[不没无非]\s*$", after[:i]):
@@ -477,9 +500,10 @@ def _entity_score(category: str, e: Entities) -> tuple[float, list[str]]:
     return score, used
 
 
-# An entity strong enough to make a runbook a candidate without any trigger word
-# ("backend-svc hangs", "pods to 1.1.1.1 fail").
+# An entity strong enough to make a generic runbook a candidate without any trigger word
+# ("backend-svc hangs", "pods to 1.1.1.1 fail", "a pod on worker-1 ... one on worker-2").
 _ENTITY_ONLY: Final[dict[str, str]] = {
+    "pod_to_pod_cross_node": "<cross>",
     "pod_to_service": "<service>",
     "pod_to_external": "<public_ip>",
     "nodeport_ingress": "<nodeport>",
@@ -581,9 +605,8 @@ def route(
     scored = []
     for b in pool:
         score, trig, hits, excl, used = score_runbook(b, norm, entities, cni)
-        if trig <= 0 and not any(
-            u.startswith("<") and u != "<cni>" for u in used if _ENTITY_ONLY.get(b.category) == u
-        ):
+        # Without a trigger word, only a generic runbook may stand on a decisive entity.
+        if trig <= 0 and (b.cni or _ENTITY_ONLY.get(b.category) not in used):
             continue
         scored.append((score, b, hits, excl, used, trig))
     # The cluster's CNI is known: a runbook written for it outranks the generic one of the same
