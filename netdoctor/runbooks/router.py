@@ -145,6 +145,18 @@ CROSS_NODE: Final = (
     "another host",
     "inter-node",
     "remote node",
+    "其它节点",
+    "其他节点",
+    "另一台",
+    "不同机器",
+    "不同的机器",
+    "不同服务器",
+    "different workers",
+    "different machines",
+    "different servers",
+    "separate nodes",
+    "other worker",
+    "other workers",
 )
 SAME_NODE: Final = (
     "同节点",
@@ -161,6 +173,15 @@ SAME_NODE: Final = (
     "local node",
     "intra-node",
     "own node",
+    "同一个 node",
+    "同一 node",
+    "同 node",
+    "同一台机器",
+    "sharing a node",
+    "share a node",
+    "share a worker",
+    "same worker",
+    "same machine",
 )
 
 
@@ -268,13 +289,21 @@ def extract_entities(norm: str, hits_negated: Sequence[tuple[int, int]] = ()) ->
     locality = "cross" if said(CROSS_NODE) else "same" if said(SAME_NODE) else None
     if locality is None and len(set(nodes)) >= 2:
         locality = "cross"  # "a pod on worker-1 cannot reach one on worker-2"
-    if locality is None and any(
-        a <= span[0] < b
-        for w in SAME_NODE
-        for span in _term_spans(norm, w)
-        for a, b in hits_negated
-    ):
-        locality = "cross"  # "同节点正常", "only pods on the same node answer": across nodes
+
+    def cancelled(words: Sequence[str]) -> bool:
+        return any(
+            a <= span[0] < b
+            for w in words
+            for span in _term_spans(norm, w)
+            for a, b in hits_negated
+        )
+
+    # "同节点正常", "only pods on the same node answer": the trouble is across nodes, and
+    # "cross-node is fine": on one node.
+    if locality is None and cancelled(SAME_NODE):
+        locality = "cross"
+    elif locality is None and cancelled(CROSS_NODE):
+        locality = "same"
     return Entities(
         ips=_uniq(ips),
         cidrs=_uniq(cidrs),
