@@ -254,6 +254,13 @@ def render_match(
     return _done(buf)
 
 
+def _issue_text(cat: Catalog, i: Issue, lang: Lang) -> str:
+    params = dict(i.params)
+    if i.detail_key:
+        params["problem"] = cat.text(i.detail_key, lang, i.detail_params)
+    return cat.text(i.key, lang, params)
+
+
 def lint_json(issues: Sequence[Issue], lang: Lang, count: int) -> dict[str, Any]:
     cat = load_catalog()
     return {
@@ -266,7 +273,7 @@ def lint_json(issues: Sequence[Issue], lang: Lang, count: int) -> dict[str, Any]
                 "rule": i.rule,
                 "path": i.path,
                 "runbook": i.runbook,
-                "message": cat.text(i.key, lang, i.params),
+                "message": _issue_text(cat, i, lang),
                 "params": i.params,
             }
             for i in issues
@@ -295,7 +302,7 @@ def render_lint(
                 f" {i.rule} ",
                 (where, "dim"),
                 ": ",
-                clean_line(cat.text(i.key, lang, i.params)),
+                clean_line(_issue_text(cat, i, lang)),
             ),
             soft_wrap=True,
         )

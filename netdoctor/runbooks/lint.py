@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from netdoctor.runbooks.loader import Problem
 from netdoctor.runbooks.model import CATEGORIES, Runbook
@@ -55,6 +56,8 @@ class Issue:
     path: str
     runbook: str  # id, or "" when the file could not be read
     params: dict[str, str] = field(default_factory=dict)
+    detail_key: str = ""  # a nested message (why a file is unreadable), in its own words
+    detail_params: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -184,7 +187,18 @@ def lint(
     calibration: Calibration | None = None,
 ) -> list[Issue]:
     """Every defect of *books*. Examples are routed among *routing_pool* (default: *books*)."""
-    issues = [Issue("error", "unreadable", p.path, "", {"problem": p.problem}) for p in problems]
+    issues = [
+        Issue(
+            "error",
+            "unreadable",
+            p.path,
+            "",
+            {"problem": p.problem},
+            p.key,
+            {**dict(p.params), "path": Path(p.path).name},
+        )
+        for p in problems
+    ]
     pool = list(routing_pool) if routing_pool is not None else list(books)
     owners: dict[str, list[str]] = {}
     for b in pool:

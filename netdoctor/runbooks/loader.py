@@ -18,37 +18,60 @@ from typing import Any
 from netdoctor.errors import InputError
 from netdoctor.runbooks.model import Branch, Runbook, Step, Trigger
 
-__all__ = ["Problem", "load_dir", "load_runbooks", "parse_runbook", "split_front_matter"]
+__all__ = [
+    "Problem",
+    "RunbookFileError",
+    "load_dir",
+    "load_runbooks",
+    "parse_runbook",
+    "split_front_matter",
+]
 
 _LANGS = ("en", "zh")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A file that could not be read as a runbook, and why (one line)."""
+    """A file that could not be read as a runbook, and why (one line; key for other languages)."""
 
     path: str
     problem: str
+    key: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+
+class RunbookFileError(InputError):
+    """A runbook file that cannot be read; said in the user's language (runbooks.problem.*)."""
+
+    def __init__(self, path: str, problem: str, key: str, params: dict[str, str]) -> None:
+        super().__init__(f"{path}: {problem}", key=key, params={"path": path, **params})
+        self.path = path
+        self.problem = problem
 
 
 class _Bad(Exception):
-    pass
+    """One problem: a catalog key (runbooks.problem.*), its params, and the English line."""
+
+    def __init__(self, key: str, text: str, **params: str) -> None:
+        super().__init__(text)
+        self.key = f"runbooks.problem.{key}"
+        self.params = params
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
     """(front matter, body). The file must start with a ``---`` line and close it with one."""
     lines = text.lstrip("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        raise _Bad("does not start with a '---' front matter line")
+        raise _Bad("start", "does not start with a '---' front matter line")
     for i in range(1, len(lines)):
         if lines[i].strip() == "---":
             return "".join(lines[1:i]), "".join(lines[i + 1 :])
-    raise _Bad("front matter is not closed by a '---' line")
+    raise _Bad("end", "front matter is not closed by a '---' line")
 
 
 def _texts(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(x), str) for x in _LANGS):
-        raise _Bad(f"{where}: needs 'en' and 'zh' strings")
+        raise _Bad("langs", f"{where}: needs 'en' and 'zh' strings", field=where)
     return {x: str(raw[x]).strip() for x in _LANGS}
 
 
@@ -56,7 +79,7 @@ def _strs(raw: Any, where: str) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(x, str | int | float) for x in raw):
-        raise _Bad(f"{where}: expected a list of strings")
+        raise _Bad("type", f"{where}: expected a list of strings", field=where, expected="[str]")
     return tuple(str(x) for x in raw)
 
 
@@ -64,17 +87,27 @@ def _triggers(raw: Any, where: str, default_weight: float) -> tuple[Trigger, ...
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise _Bad(f"{where}: expected a list")
+        raise _Bad("type", f"{where}: expected a list", field=where, expected="[...]")
     out = []
     for i, t in enumerate(raw):
         if isinstance(t, str):
             out.append(Trigger(term=t, weight=default_weight))
             continue
         if not isinstance(t, dict) or not isinstance(t.get("term"), str):
-            raise _Bad(f"{where}[{i}]: expected a term, or a mapping with 'term'")
+            raise _Bad(
+                "type",
+                f"{where}[{i}]: expected a term, or a mapping with 'term'",
+                field=f"{where}[{i}]",
+                expected="term | {term: ...}",
+            )
         weight = t.get("weight", default_weight)
         if not isinstance(weight, int | float) or isinstance(weight, bool):
-            raise _Bad(f"{where}[{i}].weight: expected a number")
+            raise _Bad(
+                "type",
+                f"{where}[{i}].weight: expected a number",
+                field=f"{where}[{i}].weight",
+                expected="number",
+            )
         out.append(
             Trigger(
                 term=t["term"],
@@ -89,23 +122,27 @@ def _branch(raw: Any, where: str) -> tuple[Branch, dict[str, str]]:
     if raw is None:
         return Branch(), {}
     if not isinstance(raw, dict):
-        raise _Bad(f"{where}: expected a mapping with 'next' or 'conclude'")
+        raise _Bad("branch", f"{where}: needs exactly one of 'next' and 'conclude'", field=where)
     nxt, end = raw.get("next"), raw.get("conclude")
     if (nxt is None) == (end is None):
-        raise _Bad(f"{where}: needs exactly one of 'next' and 'conclude'")
+        raise _Bad("branch", f"{where}: needs exactly one of 'next' and 'conclude'", field=where)
     means = _texts(raw["means"], f"{where}.means") if "means" in raw else {}
     return Branch(next=str(nxt) if nxt is not None else None, conclude=end and str(end)), means
 
 
 def _step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-        raise _Bad(f"{where}: expected a mapping with an 'id'")
+        raise _Bad(
+            "type", f"{where}: expected a mapping with an 'id'", field=where, expected="{id: ...}"
+        )
     where = f"{where} ({raw['id']})"
     on_pass, pass_means = _branch(raw.get("pass"), f"{where}.pass")
     on_fail, fail_means = _branch(raw.get("fail"), f"{where}.fail")
     command = raw.get("command") or ""
     if not isinstance(command, str):
-        raise _Bad(f"{where}.command: expected a string")
+        raise _Bad(
+            "type", f"{where}.command: expected a string", field=f"{where}.command", expected="str"
+        )
     means = {k: v for k, v in (("pass", pass_means), ("fail", fail_means)) if v}
     return Step(
         id=raw["id"],
@@ -129,25 +166,30 @@ def parse_runbook(text: str, path: str) -> Runbook:
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             at = f" (line {mark.line + 2})" if mark is not None else ""
-            raise _Bad(f"front matter is not valid YAML{at}") from None
+            raise _Bad("yaml", f"front matter is not valid YAML{at}", at=at) from None
         if not isinstance(fm, dict):
-            raise _Bad("front matter is not a mapping")
+            raise _Bad("mapping", "front matter is not a mapping")
         for key in ("id", "title", "category", "steps"):
             if key not in fm:
-                raise _Bad(f"front matter has no '{key}'")
+                raise _Bad("missing", f"front matter has no '{key}'", field=key)
         if not isinstance(fm["id"], str) or not fm["id"]:
-            raise _Bad("'id' must be a non-empty string")
+            raise _Bad("type", "'id' must be a non-empty string", field="id", expected="str")
         cni_raw = fm.get("cni", "any")
         cni = () if cni_raw in (None, "any") else _strs(cni_raw, "cni")
         priority = fm.get("priority", 0)
         if not isinstance(priority, int) or isinstance(priority, bool):
-            raise _Bad("'priority' must be an integer")
+            raise _Bad("type", "'priority' must be an integer", field="priority", expected="int")
         steps_raw = fm["steps"]
         if not isinstance(steps_raw, list) or not steps_raw:
-            raise _Bad("'steps' must be a non-empty list")
+            raise _Bad("type", "'steps' must be a non-empty list", field="steps", expected="[...]")
         conclusions_raw = fm.get("conclusions") or {}
         if not isinstance(conclusions_raw, dict):
-            raise _Bad("'conclusions' must be a mapping of id to en/zh text")
+            raise _Bad(
+                "type",
+                "'conclusions' must be a mapping of id to en/zh text",
+                field="conclusions",
+                expected="{id: {en, zh}}",
+            )
         return Runbook(
             id=fm["id"],
             title=_texts(fm["title"], "title"),
@@ -164,9 +206,7 @@ def parse_runbook(text: str, path: str) -> Runbook:
             path=path,
         )
     except _Bad as e:
-        raise InputError(
-            f"{path}: {e}", key="runbooks.error.file", params={"path": path, "problem": str(e)}
-        ) from None
+        raise RunbookFileError(path, str(e), e.key, e.params) from None
 
 
 def _files(folder: Path | None) -> Iterable[tuple[str, str]]:
@@ -188,8 +228,8 @@ def _files(folder: Path | None) -> Iterable[tuple[str, str]]:
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(
                 f"{p}: cannot be read ({type(e).__name__})",
-                key="runbooks.error.file",
-                params={"path": str(p), "problem": type(e).__name__},
+                key="runbooks.error.unreadable",
+                params={"path": str(p), "error": type(e).__name__},
             ) from None
         yield str(p), text
 
@@ -203,8 +243,8 @@ def load_dir(folder: Path | None = None) -> tuple[list[Runbook], list[Problem]]:
             continue
         try:
             books.append(parse_runbook(text, path))
-        except InputError as e:
-            problems.append(Problem(path=path, problem=e.params.get("problem", str(e))))
+        except RunbookFileError as e:
+            problems.append(Problem(path, e.problem, e.key or "", tuple(sorted(e.params.items()))))
     return books, problems
 
 
@@ -213,18 +253,15 @@ def load_runbooks(folder: Path | None = None) -> list[Runbook]:
     books, problems = load_dir(folder)
     if problems:
         p = problems[0]
-        raise InputError(
-            f"{p.path}: {p.problem}",
-            key="runbooks.error.file",
-            params={"path": p.path, "problem": p.problem},
-        )
+        raise RunbookFileError(p.path, p.problem, p.key, dict(p.params))
     ids: set[str] = set()
     for b in books:
         if b.id in ids:
-            raise InputError(
-                f"{b.path}: runbook id {b.id!r} is used twice",
-                key="runbooks.error.file",
-                params={"path": b.path, "problem": f"runbook id {b.id!r} is used twice"},
+            raise RunbookFileError(
+                b.path,
+                f"runbook id {b.id!r} is used twice",
+                "runbooks.problem.id_twice",
+                {"id": b.id},
             )
         ids.add(b.id)
     if not books:

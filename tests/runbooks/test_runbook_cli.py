@@ -234,3 +234,18 @@ def test_diagnose_asks_for_what_would_decide_when_the_symptom_is_ambiguous(capsy
     )
     assert "没有足够匹配该症状的处置手册" in err
     assert "两个 Pod 在同一节点还是不同节点上？" in err
+
+
+def test_an_unreadable_runbook_is_said_in_the_users_language(capsys, tmp_path):
+    (tmp_path / "x.md").write_text("# no front matter\n", encoding="utf-8")
+    code, out, err = run(capsys, "runbooks", "list", "--dir", str(tmp_path), "--lang", "zh")
+    assert code == 2
+    assert out == ""
+    assert err == f"netdoctor: error: {tmp_path / 'x.md'}：文件开头不是 '---' 前言行\n"
+    code, out, _ = run(
+        capsys, "runbooks", "lint", "--dir", str(tmp_path), "--lang", "zh", "-o", "json"
+    )
+    assert code == 1
+    [issue] = json.loads(out)["issues"]
+    assert issue["rule"] == "unreadable"
+    assert issue["message"] == "无法作为处置手册读取（x.md：文件开头不是 '---' 前言行）"
