@@ -372,9 +372,10 @@ def runbooks_lint(
     width: WidthFlag = None,
     no_color: NoColorFlag = False,
 ) -> None:
-    """Check runbooks: checks exist, steps and conclusions reachable, no loop, examples route
-    to their runbook, known command mistakes (exit 1 on an error). Without --dir: the shipped
-    ones."""
+    """Check runbooks (the shipped ones, or --dir): exit 1 on an error.
+
+    Every check exists, every step and conclusion is reachable, no loop, every example routes
+    to its runbook, known command mistakes; shared triggers are listed as warnings."""
     import json
     from pathlib import Path
 
