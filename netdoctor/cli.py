@@ -21,6 +21,9 @@ from netdoctor.lab.cli import app as lab_app
 
 if TYPE_CHECKING:
     from netdoctor.catalog import Lang
+    from netdoctor.engine import Diagnosis
+    from netdoctor.report.model import Report
+    from netdoctor.runbooks.model import Runbook
 
 __all__ = ["app", "main"]
 
@@ -38,6 +41,16 @@ app = typer.Typer(
 
 # The lab's module imports only typer and two enums; its commands import the rest when run.
 app.add_typer(lab_app, name="lab")
+
+runbooks_app = typer.Typer(
+    help=(
+        "Troubleshooting runbooks: list, show, match a symptom, lint a folder.\n\n"
+        "处置手册：列出、查看、按症状匹配、检查手册目录。"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(runbooks_app, name="runbooks")
 
 
 class Output(StrEnum):
@@ -108,8 +121,17 @@ def diagnose(
         str,
         typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G."),
     ] = "8G",
+    runbooks_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--runbooks-dir", help="A folder of team runbooks to add to the shipped ones."
+        ),
+    ] = None,
 ) -> None:
-    """Diagnose from a bundle: root cause, evidence, fix and how to verify it."""
+    """Diagnose from a bundle: root cause, evidence, fix and how to verify it.
+
+    With a symptom (--symptom, or question.symptom in bundle.yaml) the best-fitting runbook is
+    walked step by step over the bundle and shown as a checklist."""
     from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
     from netdoctor.model.snapshot import Question
@@ -132,10 +154,65 @@ def diagnose(
     diagnosis = run_diagnosis(snap, question, only=only or (), skip=skip or ())
     report = build_report(diagnosis, _lang(lang))
     color = sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+    said = diagnosis.question.symptom if diagnosis.question else None
+    if said:
+        note = _walk_runbook(report, diagnosis, said, _lang(lang), runbooks_dir, bool(only or skip))
+        if note and output is Output.text:
+            sys.stderr.write(note)
     text = render(report, output.value, width=width, color=color)
     sys.stdout.write(text)
     sys.stdout.flush()
     raise typer.Exit(diagnosis.verdict.exit_status)
+
+
+def _books(folder: str | None) -> list[Runbook]:
+    """The shipped runbooks, plus a team's folder when one is given."""
+    from pathlib import Path
+
+    from netdoctor.runbooks.loader import load_runbooks
+
+    books = load_runbooks()
+    if folder:
+        books += load_runbooks(Path(folder))
+    return books
+
+
+def _walk_runbook(
+    report: Report,
+    diagnosis: Diagnosis,
+    symptom: str,
+    lang: Lang,
+    folder: str | None,
+    narrowed: bool,
+) -> str:
+    """Route the symptom; walk the chosen runbook into the report. Returns a note if none fit."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.report.runbooks import run_row
+    from netdoctor.runbooks.execute import execute
+    from netdoctor.runbooks.router import route
+
+    books = _books(folder)
+    routing = route(symptom, books, cni=diagnosis.cni.names)
+    best = routing.best
+    if best is None:
+        closest = ", ".join(f"{m.runbook.id} ({m.confidence:.2f})" for m in routing.matches[:3])
+        cat = load_catalog()
+        lines = [cat.text("runbooks.ui.no_symptom_match", lang, {"candidates": closest or "-"})]
+        lines += ["? " + cat.text(f"runbooks.ask.{key}", lang) for key in routing.ask]
+        return "".join(line + "\n" for line in lines)
+    # The diagnosis already ran every check, unless --only/--skip narrowed it.
+    run = execute(
+        best.runbook,
+        diagnosis.snapshot,
+        diagnosis.question,
+        diagnosis=None if narrowed else diagnosis,
+    )
+    report.runbook = run_row(run, lang, routing=routing)
+    covered = set(best.runbook.check_ids)
+    for f in report.findings:
+        if f.id in covered and f.runbook is None:
+            f.runbook = best.runbook.id
+    return ""
 
 
 @app.command(name="trace")
@@ -206,6 +283,124 @@ def list_checks(
     from netdoctor.report.explain import render_checks
 
     sys.stdout.write(render_checks(_lang(lang), output.value))
+
+
+DirFlag = Annotated[
+    str | None,
+    typer.Option("--dir", help="A folder of team runbooks (*.md), added to the shipped ones."),
+]
+
+
+def _color(no_color: bool) -> bool:
+    return sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+
+
+@runbooks_app.command(name="list")
+def runbooks_list(
+    lang: LangFlag = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    folder: DirFlag = None,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
+) -> None:
+    """List the runbooks: id, category, CNI, title."""
+    from netdoctor.report.runbooks import render_list
+
+    books = sorted(_books(folder), key=lambda b: (b.category, b.id))
+    sys.stdout.write(
+        render_list(books, _lang(lang), output.value, width=width, color=_color(no_color))
+    )
+
+
+@runbooks_app.command(name="show")
+def runbooks_show(
+    runbook_id: Annotated[str, typer.Argument(help="A runbook id (see 'runbooks list').")],
+    lang: LangFlag = None,
+    folder: DirFlag = None,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
+) -> None:
+    """Print a runbook: its steps, checks, manual commands, branches and body."""
+    from netdoctor.report.runbooks import render_show
+
+    book = next((b for b in _books(folder) if b.id == runbook_id), None)
+    if book is None:
+        raise UsageError(
+            f"no runbook {runbook_id!r} (see 'netdoctor runbooks list')",
+            key="runbooks.error.no_runbook",
+            params={"id": runbook_id},
+        )
+    sys.stdout.write(render_show(book, _lang(lang), width=width, color=_color(no_color)))
+
+
+@runbooks_app.command(name="match")
+def runbooks_match(
+    text: Annotated[str, typer.Argument(help="The symptom, in your words (zh or en).")],
+    lang: LangFlag = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    cni: Annotated[
+        list[str] | None,
+        typer.Option("--cni", help="The cluster's CNI (calico, flannel, kube-ovn, cilium)."),
+    ] = None,
+    folder: DirFlag = None,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
+) -> None:
+    """Score the runbooks against a symptom and show why (exit 3 when it abstains)."""
+    import json
+
+    from netdoctor.report.runbooks import match_json, render_match
+    from netdoctor.runbooks.router import load_calibration, route
+
+    cal = load_calibration()
+    routing = route(text, _books(folder), cni=cni or (), calibration=cal)
+    if output is Output.json:
+        doc = match_json(routing, cal)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(
+            render_match(routing, _lang(lang), cal, width=width, color=_color(no_color))
+        )
+    raise typer.Exit(3 if routing.abstained else 0)
+
+
+@runbooks_app.command(name="lint")
+def runbooks_lint(
+    folder: DirFlag = None,
+    lang: LangFlag = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    width: WidthFlag = None,
+    no_color: NoColorFlag = False,
+) -> None:
+    """Check runbooks (the shipped ones, or --dir): exit 1 on an error.
+
+    Every check exists, every step and conclusion is reachable, no loop, every example routes
+    to its runbook, known command mistakes; shared triggers are listed as warnings."""
+    import json
+    from pathlib import Path
+
+    import netdoctor.checks  # noqa: F401  (registers every check)
+    from netdoctor.checks.registry import REGISTRY
+    from netdoctor.report.runbooks import lint_json, render_lint
+    from netdoctor.runbooks.lint import lint
+    from netdoctor.runbooks.loader import load_dir
+
+    shipped, shipped_problems = load_dir()
+    if folder:
+        books, problems = load_dir(Path(folder))
+        pool = [*shipped, *books]
+    else:
+        books, problems, pool = shipped, shipped_problems, shipped
+    issues = lint(books, problems, known_checks=set(REGISTRY), routing_pool=pool)
+    count = len(books) + len(problems)
+    if output is Output.json:
+        doc = lint_json(issues, _lang(lang), count)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(
+            render_lint(issues, _lang(lang), count, width=width, color=_color(no_color))
+        )
+    raise typer.Exit(1 if any(i.level == "error" for i in issues) else 0)
 
 
 @app.command()

@@ -22,6 +22,8 @@ __all__ = [
     "ProbeRow",
     "QuestionRow",
     "Report",
+    "RunbookRunRow",
+    "RunbookStepRow",
     "StepRow",
     "ToolInfo",
 ]
@@ -139,6 +141,35 @@ class ProbeRow(_R):
     succeeded: int = 0
 
 
+class RunbookStepRow(_R):
+    id: str
+    title: str
+    status: str  # ok | finding | skipped | manual
+    checks: list[str]
+    reasons: list[str] = msgspec.field(default_factory=list)  # why skipped
+    findings: list[str] = msgspec.field(default_factory=list)  # "NET-301 title"
+    command: str = ""
+    branch: str = "pass"  # pass | fail
+    next: str = ""  # the next step's id or the conclusion's
+
+
+class RunbookRunRow(_R):
+    """A runbook walked over the bundle (``diagnose --symptom``), in the report's language."""
+
+    id: str
+    title: str
+    category: str
+    confidence: float | None
+    matched_terms: list[str]
+    steps: list[RunbookStepRow]
+    conclusion: str  # conclusion id
+    conclusion_text: str
+    outcome: str  # found | cleared | inconclusive
+    summary: str  # the conclusion sentence with its outcome
+    root_causes: list[str]  # finding ids the conclusion names, best first
+    unverified: list[str]
+
+
 class Report(_R, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     tool: ToolInfo
@@ -154,6 +185,7 @@ class Report(_R, kw_only=True):
     probes: list[ProbeRow] = msgspec.field(default_factory=list)
     path: PathRow | None = None
     exit_status: int = 0
+    runbook: RunbookRunRow | None = None  # present when a symptom chose a runbook
     labels: dict[str, str] = msgspec.field(default_factory=dict)  # headings in the language
 
     @property

@@ -93,6 +93,9 @@ class _MarkdownRenderer:
             self.heading(2, self.label("other_findings" if root is not None else "findings"))
             for finding in others:
                 self.other_finding(finding)
+        if r.runbook is not None:
+            self.heading(2, self.label("runbook"))
+            self.runbook_run()
         if r.path is not None and r.path.hops:
             self.heading(2, self.label("path"))
             self.path()
@@ -110,6 +113,26 @@ class _MarkdownRenderer:
         while self.out and self.out[-1] == "":
             self.out.pop()
         return "\n".join(self.out) + "\n"
+
+    def runbook_run(self) -> None:
+        """The walked runbook as a task list: checked when passed, with why and where it led."""
+        run = self.report.runbook
+        assert run is not None
+        self.out.append(f"**{md_cell(run.id)}**: {md_cell(run.title)}")
+        self.out.append("")
+        for step in run.steps:
+            box = "x" if step.status == "ok" else " "
+            word = self.label(f"runbook.status.{step.status}")
+            self.out.append(
+                f"- [{box}] {md_cell(step.title)} — {md_cell(word)} → {md_cell(step.next)}"
+            )
+            for line in [*step.findings, *step.reasons]:
+                self.out.append(f"  - {md_cell(line)}")
+            if step.status in ("manual", "skipped") and step.command:
+                for cmd in step.command.splitlines():
+                    self.out += _fence(cmd, "  ")
+        self.out.append("")
+        self.out.append(f"**{md_cell(run.summary)}**")
 
     def header(self) -> None:
         r = self.report

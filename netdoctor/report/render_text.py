@@ -38,6 +38,10 @@ LABEL_KEYS: tuple[str, ...] = (
     "severity",
     "subject",
     "runbook",
+    "runbook.status.ok",
+    "runbook.status.finding",
+    "runbook.status.skipped",
+    "runbook.status.manual",
     "evidence",
     "fix",
     "verify",
@@ -152,6 +156,9 @@ class _TextRenderer:
             self.section("other_findings" if root is not None else "findings")
             for finding in others:
                 self.other_finding(finding)
+        if r.runbook is not None:
+            self.section("runbook")
+            self.runbook_run()
         if r.path is not None and r.path.hops:
             self.section("path")
             self.path()
@@ -361,6 +368,46 @@ class _TextRenderer:
                 style=row_style,
             )
         self.print_indented(table, 2)
+
+    def runbook_run(self) -> None:
+        """The runbook as a filled checklist: each step's status, why, and where it led."""
+        run = self.report.runbook
+        assert run is not None
+        head = f"{clean_line(run.id)}: {clean_line(run.title)}"
+        if run.confidence is not None:
+            terms = ", ".join(run.matched_terms)
+            head += f"  ({run.confidence:.2f}; {clean_line(terms)})"
+        self.line((head, "bold"))
+        marks = {"ok": "[x]", "finding": "[!]", "skipped": "[?]", "manual": "[ ]"}
+        for n, step in enumerate(run.steps, 1):
+            mark = marks.get(step.status, "[?]")
+            word = self.label(f"runbook.status.{step.status}")
+            self.line(
+                (f"{mark} ", _STATUS_STYLE.get(step.status, "yellow")),
+                f"{n}. {clean_line(step.title)} ",
+                (f"— {word}", _STATUS_STYLE.get(step.status, "yellow")),
+                (f"  → {clean_line(step.next)}", _MUTED),
+                indent=2,
+            )
+            for finding in step.findings:
+                self.line(clean_line(finding), indent=6)
+            for reason in step.reasons:
+                self.line((clean_line(reason), _MUTED), indent=6)
+            if step.status in ("manual", "skipped") and step.command:
+                for cmd in step.command.splitlines():
+                    self.command(cmd, indent=6)
+        self.line((clean_line(run.summary), "bold"), indent=2)
+        by_id = {f.id: f for f in self.report.findings}
+        for rid in run.root_causes:
+            named = by_id.get(rid)
+            if named is None:
+                continue
+            self.line((f"{named.code} {clean_line(named.title)}", "bold red"), indent=4)
+            if named is self.report.root_cause:
+                continue  # its fix is printed whole in the root-cause section above
+            for fix in named.fix:
+                if fix.command:
+                    self.command(fix.command, indent=6)
 
     def probes(self) -> None:
         from rich.text import Text
