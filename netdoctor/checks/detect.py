@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from netdoctor.model.k8s import Container, DaemonSet, Pod, PodContainer
 from netdoctor.model.snapshot import Snapshot
 
-__all__ = ["AGENTS", "Agent", "AgentInstall", "CniInfo", "detect_cni"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "AgentInstall",
+    "CniInfo",
+    "detect_cni",
+    "kube_proxy_replaced",
+]
 
 
 @dataclass(frozen=True)
@@ -199,3 +206,29 @@ def detect_cni(snap: Snapshot) -> CniInfo:
 def _owned_by_name(p: Pod, ds_name: str) -> bool:
     owner = p.owner("DaemonSet")
     return owner is not None and owner.name == ds_name
+
+
+# cilium-config's ``kube-proxy-replacement``: "true"/"false" since Cilium 1.14; before that
+# "strict" (full), "disabled" (none), and "partial"/"probe" (some Service types only, or
+# whatever the kernel allows: cannot be told from the config alone).
+_KPR_ON = frozenset({"true", "strict"})
+_KPR_OFF = frozenset({"false", "disabled"})
+
+
+def kube_proxy_replaced(snap: Snapshot) -> bool | None:
+    """Whether Cilium replaces kube-proxy: True, False, or None when the data cannot tell
+    (no ConfigMaps in the snapshot, or a partial/probe mode). No ``cilium-config`` among the
+    ConfigMaps: False."""
+    for cm in snap.configmaps or ():
+        if cm.metadata.name != "cilium-config":
+            continue
+        value = cm.data.get("kube-proxy-replacement")
+        if value is None:
+            return False
+        v = value.strip().lower()
+        if v in _KPR_ON:
+            return True
+        if v in _KPR_OFF:
+            return False
+        return None
+    return None if snap.configmaps is None else False
