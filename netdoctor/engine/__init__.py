@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import netdoctor.checks  # noqa: F401  (registers every check)
 from netdoctor.catalog import load_catalog
 from netdoctor.checks.detect import CniInfo
-from netdoctor.checks.endpoints import Endpoint, resolve_endpoint
+from netdoctor.checks.endpoints import Endpoint, probes_for, resolve_endpoint
 from netdoctor.checks.registry import REGISTRY, CheckSpec, Context, NotApplicable, Note, Skip
+from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import (
     CheckOutcome,
@@ -38,7 +39,48 @@ __all__ = [
     "question_path",
     "run_checks",
     "select_checks",
+    "symptom_rank",
+    "walk_rank",
 ]
+
+# A connection to a Service meets these in this order: the name (when it was given as one),
+# the Service's selector, its endpoints' readiness, the targetPort, kube-proxy's rules on the
+# client's node, then policy. For a Service question the first failing step is reported first.
+SERVICE_WALK: tuple[str, ...] = (
+    "dns-unhealthy",
+    "networkpolicy-blocks-dns",
+    "service-no-endpoints",
+    "service-endpoints-not-ready",
+    "service-targetport-mismatch",
+    "kube-proxy-unhealthy",
+    "networkpolicy-denies",
+)
+_DNS_STEPS = frozenset({"dns-unhealthy", "networkpolicy-blocks-dns"})
+
+# What the client saw points at some causes first and rules others out (2 = ruled out).
+# refused: the packet arrived (an RST, or kube-proxy's REJECT for a Service without endpoints).
+# timeout: dropped on the way, so a missing listener (which answers with an RST) is ruled out.
+# host unreachable: an ICMP error (a REJECT rule, or no ARP answer for the next hop).
+# net unreachable: the client's own namespace has no route (no IP or routes yet).
+_SYMPTOM_FIRST: dict[Symptom, tuple[str, ...]] = {
+    Symptom.REFUSED: (
+        "target-not-listening",
+        "service-targetport-mismatch",
+        "service-no-endpoints",
+        "service-endpoints-not-ready",
+    ),
+    Symptom.TIMEOUT: (),
+    Symptom.HOST_UNREACHABLE: (
+        "networkpolicy-denies",
+        "node-missing-pod-route",
+        "overlay-fdb-missing",
+        "pod-not-ready",
+    ),
+    Symptom.NET_UNREACHABLE: ("pod-not-ready", "node-missing-pod-route"),
+}
+_SYMPTOM_RULES_OUT: dict[Symptom, frozenset[str]] = {
+    Symptom.TIMEOUT: frozenset({"target-not-listening"}),
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +105,7 @@ class Diagnosis:
     reasons: tuple[Message, ...] = field(default=())  # why inconclusive, in words
     probes: tuple[Probe, ...] = ()
     path: TracePath | None = None
+    symptom: Symptom | None = None  # what the client saw, from the probes or the symptom text
 
 
 def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
@@ -94,6 +137,8 @@ def _strict() -> bool:
 def _run_one(spec: CheckSpec, ctx: Context) -> CheckOutcome | None:
     snap = ctx.snapshot
     if spec.cni and ctx.cni.names and not any(ctx.cni.has(c) for c in spec.cni):
+        return None
+    if spec.applies is not None and not spec.applies(ctx):
         return None
     for need in spec.needs:
         if not snap.has(need):
@@ -144,6 +189,25 @@ def run_checks(ctx: Context, specs: Iterable[CheckSpec] | None = None) -> list[C
     return out
 
 
+def walk_rank(finding_id: str, dst: Endpoint | None) -> int:
+    """A finding's step on the way to a Service target (0 first); the rest after the walk.
+    DNS steps count only when the target was given as a DNS name."""
+    if dst is None or dst.service is None or finding_id not in SERVICE_WALK:
+        return len(SERVICE_WALK)
+    if finding_id in _DNS_STEPS and dst.dns_name is None:
+        return len(SERVICE_WALK)
+    return SERVICE_WALK.index(finding_id)
+
+
+def symptom_rank(symptom: Symptom | None, finding_id: str) -> int:
+    """0: what the symptom points at; 1: neutral; 2: what it rules out."""
+    if symptom is None:
+        return 1
+    if finding_id in _SYMPTOM_FIRST[symptom]:
+        return 0
+    return 2 if finding_id in _SYMPTOM_RULES_OUT.get(symptom, ()) else 1
+
+
 def _on_path(f: Finding, path_nodes: frozenset[str], pods: frozenset[str]) -> bool:
     return bool(path_nodes.intersection(f.nodes)) or bool(pods.intersection(f.pods))
 
@@ -163,7 +227,8 @@ def diagnose(
     if q is not None and q.empty:
         q = None
     src = resolve_endpoint(snap, q.from_, "--from") if q and q.from_ else None
-    dst = resolve_endpoint(snap, q.to, "--to") if q and q.to else None
+    ns = src.pod.metadata.namespace if src is not None and src.pod is not None else None
+    dst = resolve_endpoint(snap, q.to, "--to", namespace=ns) if q and q.to else None
     path_nodes = frozenset(n for e in (src, dst) if e for n in [e.node_name] if n)
     path_pods = frozenset(e.pod.ref for e in (src, dst) if e and e.pod)
 
@@ -171,6 +236,8 @@ def diagnose(
     outcomes = run_checks(ctx, select_checks(only, skip) if with_checks else [])
     path = question_path(snap, q, src, dst, size=size)
     drop = path.hops[path.drop_at] if path and path.drop_at is not None else None
+    probes = probes_for(snap, src, dst)
+    symptom = classify_symptom(q, [p for p in probes if p.result != "ok"]) if q else None
 
     ranked: list[RankedFinding] = []
     for o in outcomes:
@@ -187,6 +254,8 @@ def diagnose(
     ranked.sort(
         key=lambda r: (
             drop is None or r.finding.id != drop.cause,  # the cause of the hop where it dies
+            walk_rank(r.finding.id, dst),
+            symptom_rank(symptom, r.finding.id),
             not r.on_path,
             r.severity.rank,
             -r.finding.confidence,
@@ -195,7 +264,6 @@ def diagnose(
         )
     )
 
-    probes = _probes_for(snap, src, dst)
     failed_probes = [p for p in probes if p.result != "ok"]
     reasons: list[Message] = []
     if drop is not None or any(r.severity in (Severity.CRITICAL, Severity.WARNING) for r in ranked):
@@ -245,6 +313,7 @@ def diagnose(
         reasons=tuple(reasons),
         probes=probes,
         path=path,
+        symptom=symptom,
     )
 
 
@@ -264,26 +333,3 @@ def question_path(
         return None
     protocol = q.protocol if q.port else "ICMP"
     return trace(snap, src.pod.ref, target, port=q.port, protocol=protocol, size=size)
-
-
-def _probes_for(snap: Snapshot, src: Endpoint | None, dst: Endpoint | None) -> tuple[Probe, ...]:
-    """The probes that measured the question's flow (all of them when there is no question)."""
-    probes = snap.probes or ()
-    if src is None and dst is None:
-        return tuple(probes)
-
-    def matches(p: Probe) -> bool:
-        if src is not None:
-            if src.pod is not None and p.from_.pod not in (None, src.pod.ref):
-                return False
-            if src.kind == "node" and src.node and p.from_.node not in (None, src.node.name):
-                return False
-        if dst is not None:
-            targets = {dst.raw, dst.ip, dst.pod.ref if dst.pod else None}
-            targets.add(dst.service.ref if dst.service else None)
-            named = {p.to.ip, p.to.pod, p.to.service} - {None}
-            if named and not named & (targets - {None}):
-                return False
-        return True
-
-    return tuple(p for p in probes if matches(p))
