@@ -91,12 +91,16 @@ def _compact(doc: object) -> str:
 
 
 def _closest(pods: list[Pod], selector: dict[str, str]) -> tuple[Pod, list[str]] | None:
-    """The pod sharing most selector pairs (at least one), and the keys where it differs."""
-    best: tuple[int, Pod] | None = None
+    """The pod sharing most selector pairs (at least one), and the keys where it differs.
+    Among equals, the pod that has a differing key with another value (a typo, a renamed
+    value) is closer than one that lacks the key."""
+    best: tuple[tuple[int, int], Pod] | None = None
     for p in pods:
-        score = sum(1 for k, v in selector.items() if p.metadata.labels.get(k) == v)
-        if score and (best is None or score > best[0]):
-            best = (score, p)
+        labels = p.metadata.labels
+        score = sum(1 for k, v in selector.items() if labels.get(k) == v)
+        near = sum(1 for k, v in selector.items() if k in labels and labels[k] != v)
+        if score and (best is None or (score, near) > best[0]):
+            best = ((score, near), p)
     if best is None:
         return None
     pod = best[1]
@@ -137,7 +141,7 @@ def no_endpoints(ctx: Context) -> Iterator[Yielded]:
         sel = svc.spec.selector
         ev = [_service_evidence(ctx, svc, "spec.selector", _selector_text(sel))]
         if snap.endpointslices is not None:
-            count = sum(len(s.endpoints) for s in service_slices(snap, svc))
+            count = sum(len(s.endpoints or ()) for s in service_slices(snap, svc))
             ev.append(
                 Evidence(
                     source=snap.source("k8s.endpointslices"),
@@ -313,7 +317,11 @@ def endpoints_not_ready(ctx: Context) -> Iterator[Yielded]:
         ns, name = svc.metadata.namespace, svc.metadata.name
         ev: list[Evidence] = []
         if snap.endpointslices is not None:
-            eps = [(s, i, e) for s in service_slices(snap, svc) for i, e in enumerate(s.endpoints)]
+            eps = [
+                (s, i, e)
+                for s in service_slices(snap, svc)
+                for i, e in enumerate(s.endpoints or ())
+            ]
             if not eps:
                 continue  # no endpoints at all although pods match: not a readiness matter
             # The API says a nil ``ready`` is unknown and consumers should treat it as ready.
@@ -343,7 +351,7 @@ def endpoints_not_ready(ctx: Context) -> Iterator[Yielded]:
         for p in pods[:6]:
             ev += _readiness_evidence(ctx, p)
             failure = failure or _probe_failure(ctx, p)
-        first = pods[0]
+        first = next((p for p in pods if not p.ready), pods[0])
         pname = first.metadata.name
         params = {
             "service": f"{ns}/{name}",
@@ -725,7 +733,7 @@ def dns_pods(ctx: Context) -> list[Pod]:
 
 
 _LOOP = re.compile(r"plugin/loop: (?:Loop \(.*\) detected|Forwarding loop detected)")
-_FORWARD_RESOLV = re.compile(r"^\s*forward\s+\.\s+/etc/resolv\.conf\b.*$", re.M)
+_FORWARD_RESOLV = re.compile(r"^\s*(forward\s+\.\s+/etc/resolv\.conf)\b", re.M)
 _NAMESERVER = re.compile(r"^\s*nameserver\s+(\S+)", re.M)
 RESOLV_EXTRA = "resolv.conf"  # nodes/<node>/extra/resolv.conf.txt: cat /etc/resolv.conf
 UPSTREAM_EXTRA = "systemd-resolv.conf"  # cat /run/systemd/resolve/resolv.conf
@@ -780,7 +788,7 @@ def dns_unhealthy(ctx: Context) -> Iterator[Yielded]:
         )
         return
     if svc is not None and snap.endpointslices is not None:
-        eps = [e for s in service_slices(snap, svc) for e in s.endpoints]
+        eps = [e for s in service_slices(snap, svc) for e in s.endpoints or ()]
         if not any(e.conditions.ready is not False for e in eps):
             yield Finding(
                 id="dns-unhealthy",
@@ -883,7 +891,7 @@ def _loop(ctx: Context, pods: list[Pod]) -> Finding | None:
                 source=snap.source("k8s.configmaps"),
                 object=f"ConfigMap/{found[0]}",
                 field="data[Corefile]",
-                value=forward.group(0).strip(),
+                value=forward.group(1),
             )
         )
     nodes = sorted({p.spec.node_name for p, _ in hits if p.spec.node_name})

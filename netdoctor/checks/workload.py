@@ -132,7 +132,8 @@ def pod_not_ready(ctx: Context) -> Iterator[Yielded]:
                 command=f"kubectl -n {ns} describe pod {name}",
             )
         ]
-        if pod.spec.node_name and pod.status.container_statuses:
+        statuses = pod.status.container_statuses
+        if any(cs.restart_count or cs.last_state.terminated is not None for cs in statuses):
             fixes.append(
                 Action(
                     message=Message("fix.pod_logs", params),

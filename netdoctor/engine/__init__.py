@@ -328,8 +328,43 @@ def question_path(
     """The packet's round trip for a question from a pod to a pod or an address, else None."""
     if q is None or src is None or dst is None or src.pod is None:
         return None
-    target = dst.pod.ref if dst.pod is not None else dst.ip
-    if target is None:
+    if not src.pod.ips or (dst.pod is not None and not dst.pod.ips):
+        return None  # a pod without an address sends or receives nothing: NET-901 says why
+    port = q.port
+    if dst.service is not None:
+        # kube-proxy DNATs the ClusterIP to a backend: follow the packet to the first ready one.
+        backend = _service_backend(snap, dst, q.port)
+        if backend is None:
+            return None
+        target, port = backend
+    elif dst.pod is not None:
+        target = dst.pod.ref
+    elif dst.ip is not None:
+        target = dst.ip
+    else:
         return None
     protocol = q.protocol if q.port else "ICMP"
-    return trace(snap, src.pod.ref, target, port=q.port, protocol=protocol, size=size)
+    return trace(snap, src.pod.ref, target, port=port, protocol=protocol, size=size)
+
+
+def _service_backend(
+    snap: Snapshot, dst: Endpoint, port: int | None
+) -> tuple[str, int | None] | None:
+    """The first ready backend pod of a Service target, and the port the packet has after
+    kube-proxy's DNAT (targetPort; a named one looked up in the pod's containers)."""
+    svc = dst.service
+    backends = [p for p in dst.backend_pods(snap) if p.ready and p.ips]
+    if svc is None or not backends:
+        return None
+    pod = backends[0]
+    if port is None:
+        return pod.ref, None
+    for sp in svc.spec.ports:
+        if port not in (sp.port, sp.node_port):
+            continue
+        tp = sp.target_port if sp.target_port is not None else sp.port
+        if isinstance(tp, int):
+            return pod.ref, tp
+        named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
+        return pod.ref, named[0] if named else None
+    return pod.ref, port
