@@ -135,7 +135,7 @@ def service_slices(snap: Snapshot, svc: Service) -> list[EndpointSlice]:
 def service_backends(snap: Snapshot, svc: Service) -> tuple[Pod, ...]:
     out = {p.ref: p for p in service_pods(snap, svc)}
     for sl in service_slices(snap, svc):
-        for ep in sl.endpoints:
+        for ep in sl.endpoints or ():
             ref = ep.target_ref
             if ref is None or ref.kind != "Pod":
                 continue
