@@ -26,6 +26,7 @@ from netdoctor.model.findings import Action, Evidence, Finding, Message, Severit
 from netdoctor.model.k8s import DaemonSet, Node, Pod, Service
 
 __all__ = [
+    "CLUSTER_DNS",
     "DNS_LABEL",
     "KUBE_PROXY",
     "dns_pods",
@@ -60,6 +61,9 @@ def _about_services(ctx: Context) -> bool:
 def _proxied(svc: Service) -> bool:
     """A Service kube-proxy and the endpoint controllers handle from a selector."""
     return svc.spec.type != "ExternalName" and bool(svc.spec.selector)
+
+
+CLUSTER_DNS = "kube-system/kube-dns"  # its pods and endpoints are NET-805's, with DNS's own fixes
 
 
 def _selector_text(selector: dict[str, str]) -> str:
@@ -135,7 +139,7 @@ def no_endpoints(ctx: Context) -> Iterator[Yielded]:
         yield NotApplicable()
         return
     for svc in services:
-        if not _proxied(svc) or service_pods(snap, svc):
+        if not _proxied(svc) or svc.ref == CLUSTER_DNS or service_pods(snap, svc):
             continue
         ns, name = svc.metadata.namespace, svc.metadata.name
         sel = svc.spec.selector
@@ -309,7 +313,7 @@ def endpoints_not_ready(ctx: Context) -> Iterator[Yielded]:
             Message("note.service_slices_missing", {"path": snap.source("k8s.endpointslices")})
         )
     for svc in services:
-        if not _proxied(svc):
+        if not _proxied(svc) or svc.ref == CLUSTER_DNS:
             continue
         pods = service_pods(snap, svc)
         if not pods:
