@@ -24,6 +24,7 @@ from netdoctor.checks.endpoints import (
 from netdoctor.checks.registry import Context, NotApplicable, Note, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import DaemonSet, Node, Pod, Service
+from netdoctor.model.snapshot import Snapshot
 
 __all__ = [
     "CLUSTER_DNS",
@@ -533,16 +534,16 @@ def _check_port(
 # --- NET-804 ----------------------------------------------------------------------------------
 
 
-def kube_proxy_mode(ctx: Context) -> tuple[str, Evidence] | None:
+def kube_proxy_mode(snap: Snapshot) -> tuple[str, Evidence] | None:
     """kube-proxy's mode from the ``kube-proxy`` ConfigMap (``config.conf`` ``mode:``); an
     empty mode is the platform default, iptables on Linux."""
-    cm = ctx.snapshot.configmap_by_ref.get("kube-system/kube-proxy")
+    cm = snap.configmap_by_ref.get("kube-system/kube-proxy")
     if cm is None or "config.conf" not in cm.data:
         return None
     m = re.search(r"^mode:[ \t]*\"?([A-Za-z]*)\"?[ \t]*$", cm.data["config.conf"], re.M)
     raw = m.group(1) if m else ""
     ev = Evidence(
-        source=ctx.snapshot.source("k8s.configmaps"),
+        source=snap.source("k8s.configmaps"),
         object="ConfigMap/kube-system/kube-proxy",
         field="data[config.conf].mode",
         value=raw or '""',
@@ -598,7 +599,7 @@ def kube_proxy_unhealthy(ctx: Context) -> Iterator[Yielded]:
         yield NotApplicable()  # Cilium's kube-proxy replacement does the Service work
         return
     ds, pods = _kube_proxy(ctx)
-    mode = kube_proxy_mode(ctx)
+    mode = kube_proxy_mode(snap)
     if ds is None and not pods and mode is None:
         yield NotApplicable()  # no kube-proxy here at all (k3s embeds it; or it is replaced)
         return

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 
 import netdoctor.checks  # noqa: F401  (registers every check)
 from netdoctor.catalog import load_catalog
-from netdoctor.checks.detect import CniInfo
-from netdoctor.checks.endpoints import Endpoint, probes_for, resolve_endpoint
+from netdoctor.checks.detect import CniInfo, kube_proxy_replaced
+from netdoctor.checks.endpoints import (
+    Endpoint,
+    probes_for,
+    resolve_endpoint,
+    service_pods,
+    service_slices,
+)
 from netdoctor.checks.registry import REGISTRY, CheckSpec, Context, NotApplicable, Note, Skip
+from netdoctor.checks.service import kube_proxy_mode
 from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import (
@@ -35,10 +42,12 @@ from netdoctor.trace.path import trace
 __all__ = [
     "Diagnosis",
     "RankedFinding",
+    "WalkStep",
     "diagnose",
     "question_path",
     "run_checks",
     "select_checks",
+    "service_walk",
     "symptom_rank",
     "walk_rank",
 ]
@@ -92,6 +101,21 @@ class RankedFinding:
 
 
 @dataclass(frozen=True)
+class WalkStep:
+    """One step of the way to a Service target, with what its checks said.
+
+    ``status``: ``failed`` (a finding), ``ok`` (its checks ran and passed), ``skipped`` (data
+    missing), ``not-checked`` (no check of it ran: not applicable, or not built yet);
+    ``detail`` describes the step from the snapshot (a catalog message).
+    """
+
+    step: str  # dns | service | selector | endpoints | target-port | kube-proxy | policy
+    status: str
+    checks: tuple[str, ...]
+    detail: Message
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     snapshot: Snapshot
     question: Question | None
@@ -106,6 +130,7 @@ class Diagnosis:
     probes: tuple[Probe, ...] = ()
     path: TracePath | None = None
     symptom: Symptom | None = None  # what the client saw, from the probes or the symptom text
+    walk: tuple[WalkStep, ...] = ()  # a Service target's way, step by step (service_walk)
 
 
 def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
@@ -314,6 +339,7 @@ def diagnose(
         probes=probes,
         path=path,
         symptom=symptom,
+        walk=service_walk(snap, src, dst, q, outcomes),
     )
 
 
@@ -368,3 +394,101 @@ def _service_backend(
         named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
         return pod.ref, named[0] if named else None
     return pod.ref, port
+
+
+_WALK_CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dns", ("dns-unhealthy", "networkpolicy-blocks-dns")),
+    ("service", ()),
+    ("selector", ("service-no-endpoints",)),
+    ("endpoints", ("service-endpoints-not-ready",)),
+    ("target-port", ("service-targetport-mismatch",)),
+    ("kube-proxy", ("kube-proxy-unhealthy",)),
+    ("policy", ("networkpolicy-denies",)),
+)
+
+
+def service_walk(
+    snap: Snapshot,
+    src: Endpoint | None,
+    dst: Endpoint | None,
+    q: Question | None,
+    outcomes: Iterable[CheckOutcome],
+) -> tuple[WalkStep, ...]:
+    """The steps a connection to a Service target takes, each with its checks' verdict.
+    Empty unless the target is a Service. An ExternalName Service ends the walk at DNS."""
+    if dst is None or dst.service is None:
+        return ()
+    svc = dst.service
+    by_id = {o.check_id: o for o in outcomes}
+    details = _walk_details(snap, src, dst, q)
+    steps = []
+    for step, ids in _WALK_CHECKS:
+        if step == "dns" and dst.dns_name is None:
+            continue
+        if step not in details:
+            break  # an ExternalName Service: nothing after DNS is proxied
+        ran = [by_id[i] for i in ids if i in by_id]
+        if any(o.status is CheckStatus.FINDING for o in ran):
+            status = "failed"
+        elif any(o.status in (CheckStatus.SKIPPED, CheckStatus.ERROR) for o in ran):
+            status = "skipped"
+        elif ran or not ids:
+            status = "ok"
+        else:
+            status = "not-checked"
+        steps.append(WalkStep(step, status, ids, details[step]))
+        if svc.spec.type == "ExternalName":
+            break
+    return tuple(steps)
+
+
+def _walk_details(
+    snap: Snapshot, src: Endpoint | None, dst: Endpoint, q: Question | None
+) -> dict[str, Message]:
+    svc = dst.service
+    assert svc is not None
+    ref = svc.ref
+    out = {"dns": Message("walk.dns", {"name": dst.dns_name or "", "service": ref})}
+    kind = svc.spec.type
+    if kind == "ExternalName":
+        out["service"] = Message(
+            "walk.service_external", {"service": ref, "name": svc.spec.external_name or ""}
+        )
+        return out
+    if dst.ip is None:
+        out["service"] = Message("walk.service_headless", {"service": ref})
+    else:
+        out["service"] = Message("walk.service", {"service": ref, "type": kind, "ip": dst.ip})
+    sel = ",".join(f"{k}={v}" for k, v in sorted(svc.spec.selector.items()))
+    count = str(len(service_pods(snap, svc))) if snap.pods is not None else "?"
+    out["selector"] = Message("walk.selector", {"selector": sel or "-", "count": count})
+    eps = [e for sl in service_slices(snap, svc) for e in sl.endpoints or ()]
+    ready = sum(1 for e in eps if e.conditions.ready is not False)
+    out["endpoints"] = Message("walk.endpoints", {"ready": str(ready), "total": str(len(eps))})
+    port = next(
+        (
+            p
+            for p in svc.spec.ports
+            if q is None or q.port is None or q.port in (p.port, p.node_port)
+        ),
+        None,
+    )
+    out["target-port"] = Message(
+        "walk.target_port",
+        {
+            "port": str(port.port) if port else "-",
+            "target_port": str(port.target_port if port.target_port is not None else port.port)
+            if port
+            else "-",
+        },
+    )
+    node = src.node_name if src is not None else None
+    mode = kube_proxy_mode(snap)
+    if kube_proxy_replaced(snap):
+        out["kube-proxy"] = Message("walk.kube_proxy_replaced", {"node": node or "-"})
+    else:
+        out["kube-proxy"] = Message(
+            "walk.kube_proxy", {"node": node or "-", "mode": mode[0] if mode else "?"}
+        )
+    out["policy"] = Message("walk.policy", {"service": ref})
+    return out

@@ -93,6 +93,9 @@ class _MarkdownRenderer:
             self.heading(2, self.label("other_findings" if root is not None else "findings"))
             for finding in others:
                 self.other_finding(finding)
+        if r.walk:
+            self.heading(2, self.label("walk"))
+            self.walk()
         if r.path is not None and r.path.hops:
             self.heading(2, self.label("path"))
             self.path()
@@ -207,6 +210,21 @@ class _MarkdownRenderer:
                     md_cell(hop.stage),
                     f"**{verdict}**" if hop.drop else verdict,
                     md_cell(hop.detail),
+                ]
+            )
+        self.out += _table(headers, rows)
+
+    def walk(self) -> None:
+        headers = ["#"] + [self.label(k) for k in ("col.step", "col.status", "col.detail")]
+        rows = []
+        for n, step in enumerate(self.report.walk, 1):
+            status = self.word("walk", step.status)
+            rows.append(
+                [
+                    str(n),
+                    self.word("step", step.step),
+                    f"**{status}**" if step.failed else status,
+                    md_cell(step.detail),
                 ]
             )
         self.out += _table(headers, rows)

@@ -64,12 +64,15 @@ LABEL_KEYS: tuple[str, ...] = (
     "col.node",
     "col.stage",
     "col.verdict",
+    "walk",
+    "col.step",
 )
 
 _VERDICT_STYLE = {"broken": "bold red", "healthy": "bold green", "inconclusive": "bold yellow"}
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "blue"}
 _STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "yellow", "error": "bold magenta"}
 _HOP_STYLE = {"pass": "green", "drop": "bold red", "unknown": "yellow"}
+_WALK_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow", "not-checked": "dim"}
 _PATH_STYLE = {"delivered": "bold green", "dropped": "bold red", "unknown": "bold yellow"}
 _PROBE_OK = frozenset({"ok", "pass", "passed", "success", "succeeded", "reachable", "delivered"})
 _PROBE_FAIL = frozenset(
@@ -152,6 +155,9 @@ class _TextRenderer:
             self.section("other_findings" if root is not None else "findings")
             for finding in others:
                 self.other_finding(finding)
+        if r.walk:
+            self.section("walk")
+            self.walk()
         if r.path is not None and r.path.hops:
             self.section("path")
             self.path()
@@ -359,6 +365,18 @@ class _TextRenderer:
                 self.styled(hop.verdict, _HOP_STYLE, "hop"),
                 clean_line(hop.detail),
                 style=row_style,
+            )
+        self.print_indented(table, 2)
+
+    def walk(self) -> None:
+        table = self.table("#", "col.step", "col.status", "col.detail")
+        for n, step in enumerate(self.report.walk, 1):
+            table.add_row(
+                str(n),
+                self.word("step", step.step),
+                self.styled(step.status, _WALK_STYLE, "walk"),
+                clean_line(step.detail),
+                style="bold" if step.failed else "",
             )
         self.print_indented(table, 2)
 

@@ -472,3 +472,35 @@ def test_a_clusterip_resolves_to_its_service_and_a_node_ip_to_its_node():
     snap = snapshot(services=[svc], pods=[], nodes=[node("a", "10.0.0.1")])
     assert resolve_endpoint(snap, "10.96.143.27", "--to").service.ref == "shop/web"
     assert resolve_endpoint(snap, "10.0.0.1", "--to").node.metadata.name == "a"
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+def test_the_walk_lists_each_step_with_its_checks_verdict():
+    svc = service("shop", "web", {"app": "web"})
+    slices = [endpoint_slice("shop", "web", [ep("10.244.1.5", "web-1", ready=False)])]
+    d = diagnose(cluster(svc, [web_pod(ready=False)], slices, to="web.shop"))
+    assert [(w.step, w.status) for w in d.walk] == [
+        ("dns", "not-checked"),  # this cluster has no DNS add-on at all
+        ("service", "ok"),
+        ("selector", "ok"),
+        ("endpoints", "failed"),
+        ("target-port", "ok"),
+        ("kube-proxy", "not-checked"),
+        ("policy", "not-checked"),
+    ]
+    assert d.walk[3].detail.params == {"ready": "0", "total": "1"}
+
+
+def test_an_externalname_service_ends_the_walk_after_the_service_step():
+    ext = service("shop", "web", {}, cluster_ip="", externalName="db.example.com")
+    ext["spec"]["type"] = "ExternalName"
+    d = diagnose(cluster(ext, [web_pod()]))
+    assert [w.step for w in d.walk] == ["service"]
+    assert d.walk[0].detail.key == "walk.service_external"
+
+
+def test_a_pod_target_has_no_walk():
+    d = diagnose(cluster(service("shop", "web", {"app": "web"}), [web_pod()], to="shop/web-1"))
+    assert d.walk == ()
