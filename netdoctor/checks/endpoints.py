@@ -28,6 +28,7 @@ __all__ = [
     "Endpoint",
     "cluster_domain",
     "corefile",
+    "nodeport_service",
     "parse_port",
     "probes_for",
     "resolve_endpoint",
@@ -144,6 +145,20 @@ def service_backends(snap: Snapshot, svc: Service) -> tuple[Pod, ...]:
             if pod is not None and key not in out:
                 out[key] = pod
     return tuple(out.values())
+
+
+def nodeport_service(snap: Snapshot, port: int | None, protocol: str = "TCP") -> Service | None:
+    """The Service exposing ``port`` as a NodePort (types NodePort and LoadBalancer) on every
+    node, so a question to a node's address on that port is a question about that Service."""
+    if port is None:
+        return None
+    for svc in snap.services or ():
+        if svc.spec.type not in ("NodePort", "LoadBalancer"):
+            continue
+        for sp in svc.spec.ports:
+            if sp.node_port == port and (sp.protocol or "TCP") == protocol:
+                return svc
+    return None
 
 
 def corefile(snap: Snapshot) -> tuple[str, str] | None:

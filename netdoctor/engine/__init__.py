@@ -9,6 +9,7 @@ then by severity and confidence. ``broken`` when a critical or warning finding s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from netdoctor.catalog import load_catalog
 from netdoctor.checks.detect import CniInfo, kube_proxy_replaced
 from netdoctor.checks.endpoints import (
     Endpoint,
+    nodeport_service,
     probes_for,
     resolve_endpoint,
+    service_ip,
     service_pods,
     service_slices,
 )
@@ -254,6 +257,11 @@ def diagnose(
     src = resolve_endpoint(snap, q.from_, "--from") if q and q.from_ else None
     ns = src.pod.metadata.namespace if src is not None and src.pod is not None else None
     dst = resolve_endpoint(snap, q.to, "--to", namespace=ns) if q and q.to else None
+    if q is not None and dst is not None and dst.kind == "node" and dst.service is None:
+        # A node's address on a NodePort: kube-proxy on that node forwards to the Service.
+        svc = nodeport_service(snap, q.port, q.protocol)
+        if svc is not None:
+            dst = dataclasses.replace(dst, service=svc)
     path_nodes = frozenset(n for e in (src, dst) if e for n in [e.node_name] if n)
     path_pods = frozenset(e.pod.ref for e in (src, dst) if e and e.pod)
 
@@ -357,7 +365,7 @@ def question_path(
     if not src.pod.ips or (dst.pod is not None and not dst.pod.ips):
         return None  # a pod without an address sends or receives nothing: NET-901 says why
     port = q.port
-    if dst.service is not None:
+    if dst.kind == "service" and dst.service is not None:
         # kube-proxy DNATs the ClusterIP to a backend: follow the packet to the first ready one.
         backend = _service_backend(snap, dst, q.port)
         if backend is None:
@@ -455,10 +463,11 @@ def _walk_details(
             "walk.service_external", {"service": ref, "name": svc.spec.external_name or ""}
         )
         return out
-    if dst.ip is None:
+    ip = service_ip(svc)
+    if ip is None:
         out["service"] = Message("walk.service_headless", {"service": ref})
     else:
-        out["service"] = Message("walk.service", {"service": ref, "type": kind, "ip": dst.ip})
+        out["service"] = Message("walk.service", {"service": ref, "type": kind, "ip": ip})
     sel = ",".join(f"{k}={v}" for k, v in sorted(svc.spec.selector.items()))
     count = str(len(service_pods(snap, svc))) if snap.pods is not None else "?"
     out["selector"] = Message("walk.selector", {"selector": sel or "-", "count": count})
@@ -488,7 +497,8 @@ def _walk_details(
         out["kube-proxy"] = Message("walk.kube_proxy_replaced", {"node": node or "-"})
     else:
         out["kube-proxy"] = Message(
-            "walk.kube_proxy", {"node": node or "-", "mode": mode[0] if mode else "?"}
+            "walk.kube_proxy" if node else "walk.kube_proxy_all",
+            {"node": node or "", "mode": mode[0] if mode else "?"},
         )
     out["policy"] = Message("walk.policy", {"service": ref})
     return out

@@ -504,3 +504,15 @@ def test_an_externalname_service_ends_the_walk_after_the_service_step():
 def test_a_pod_target_has_no_walk():
     d = diagnose(cluster(service("shop", "web", {"app": "web"}), [web_pod()], to="shop/web-1"))
     assert d.walk == ()
+
+
+def test_a_node_address_on_a_nodeport_is_a_question_about_that_service():
+    svc = service("shop", "web", {"app": "nothing"})
+    svc["spec"]["type"] = "NodePort"
+    svc["spec"]["ports"][0]["nodePort"] = 30309
+    d = diagnose(cluster(svc, [web_pod()], to="10.0.0.2", port=30309))
+    assert (d.target.kind, d.target.service.ref) == ("node", "shop/web")
+    assert "service-no-endpoints" in ids(d)
+    other_port = diagnose(cluster(svc, [web_pod()], to="10.0.0.2", port=30310))
+    assert other_port.target.service is None
+    assert other_port.walk == ()
