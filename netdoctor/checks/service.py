@@ -939,8 +939,11 @@ def _loop(ctx: Context, pods: list[Pod]) -> Finding | None:
         Action(
             message=Message("fix.dns_loop_kubelet", {"nodes": where}),
             command=(
-                "sed -i 's#^resolvConf:.*#resolvConf: /run/systemd/resolve/resolv.conf#'"
-                " /var/lib/kubelet/config.yaml && systemctl restart kubelet"
+                "grep -q '^resolvConf:' /var/lib/kubelet/config.yaml"
+                " && sed -i 's#^resolvConf:.*#resolvConf: /run/systemd/resolve/resolv.conf#'"
+                " /var/lib/kubelet/config.yaml"
+                " || echo 'resolvConf: /run/systemd/resolve/resolv.conf'"
+                " >> /var/lib/kubelet/config.yaml; systemctl restart kubelet"
                 " && kubectl -n kube-system rollout restart deployment coredns"
             ),
         ),
