@@ -50,7 +50,7 @@ _TEXT = (
     ),
     (
         Symptom.TIMEOUT,
-        re.compile(r"time[d ]?out|ETIMEDOUT|100% packet loss|超时|丢包", re.I),
+        re.compile(r"timed? ?out|ETIMEDOUT|100% packet loss|超时|丢包", re.I),
     ),
 )
 

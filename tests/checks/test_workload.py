@@ -47,6 +47,7 @@ def ids(d):
         ("curl: (7) Failed to connect to 10.96.0.1 port 443: Connection refused", Symptom.REFUSED),
         ("连接被拒绝", Symptom.REFUSED),
         ("dial tcp 10.244.1.5:8080: i/o timeout", Symptom.TIMEOUT),
+        ("nc: connect to 10.244.1.5 port 22 (tcp) failed: Connection timed out", Symptom.TIMEOUT),
         ("跨节点 Pod ping 100% 丢包, TCP 连接超时", Symptom.TIMEOUT),
         ("ssh: connect to host 10.244.1.5 port 22: No route to host", Symptom.HOST_UNREACHABLE),
         ("connect: Network is unreachable", Symptom.NET_UNREACHABLE),
