@@ -4,7 +4,8 @@ Checks layer: pure functions over the Snapshot and the question. What a failed c
 printed tells where the packet got to (``classify_symptom``): ``refused`` means it arrived and
 nothing listened (or kube-proxy rejected it for a Service without endpoints); a ``timeout`` is a
 drop on the way; ``No route to host`` is an ICMP host-unreachable (a REJECT rule, or ARP got no
-answer); ``Network is unreachable`` is the pod's own routing table having no route.
+answer); ``Network is unreachable`` is the pod's own routing table having no route; "could
+not resolve host" (or a failed DNS probe) means the name never resolved.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Symptom(StrEnum):
     TIMEOUT = "timeout"  # dropped somewhere: no answer at all
     HOST_UNREACHABLE = "host-unreachable"  # ICMP host unreachable: a REJECT rule or no ARP reply
     NET_UNREACHABLE = "net-unreachable"  # no route in the client's own namespace
+    DNS = "dns-failure"  # the name did not resolve: no connection was even tried
 
 
 # Probe results (bundle-format.md) and the words clients print (curl, nc, ping, Go, Java; en/zh).
@@ -40,6 +42,15 @@ _PROBE_RESULT = {
     "no-route": Symptom.NET_UNREACHABLE,
 }
 _TEXT = (
+    (
+        Symptom.DNS,
+        re.compile(
+            r"could not resolve|no such host|NXDOMAIN|server misbehaving|no servers could be"
+            r" reached|Name or service not known|Temporary failure in name resolution"
+            r"|域名解析失败|无法解析",
+            re.I,
+        ),
+    ),
     (Symptom.REFUSED, re.compile(r"refused|ECONNREFUSED|拒绝", re.I)),
     (Symptom.NET_UNREACHABLE, re.compile(r"network is unreachable|ENETUNREACH|网络不可达", re.I)),
     (
@@ -58,6 +69,8 @@ _TEXT = (
 def classify_symptom(question: Question | None, probes: Iterable[Probe] = ()) -> Symptom | None:
     """The question's symptom: a failed probe's result first (measured), else the user's text."""
     for p in probes:
+        if p.kind == "dns" and p.result not in ("ok", "refused"):
+            return Symptom.DNS  # a lookup that timed out or got NXDOMAIN: DNS is what failed
         found = _PROBE_RESULT.get(p.result)
         if found is not None and (p.kind != "icmp" or found is not Symptom.REFUSED):
             return found

@@ -74,6 +74,8 @@ _DNS_STEPS = frozenset({"dns-unhealthy", "networkpolicy-blocks-dns"})
 # timeout: dropped on the way, so a missing listener (which answers with an RST) is ruled out.
 # host unreachable: an ICMP error (a REJECT rule, or no ARP answer for the next hop).
 # net unreachable: the client's own namespace has no route (no IP or routes yet).
+# dns failure: the name never resolved: the cluster DNS, a policy blocking port 53, or
+# kube-proxy (the DNS ClusterIP goes through it) first.
 _SYMPTOM_FIRST: dict[Symptom, tuple[str, ...]] = {
     Symptom.REFUSED: (
         "target-not-listening",
@@ -89,6 +91,7 @@ _SYMPTOM_FIRST: dict[Symptom, tuple[str, ...]] = {
         "pod-not-ready",
     ),
     Symptom.NET_UNREACHABLE: ("pod-not-ready", "node-missing-pod-route"),
+    Symptom.DNS: ("dns-unhealthy", "networkpolicy-blocks-dns", "kube-proxy-unhealthy"),
 }
 _SYMPTOM_RULES_OUT: dict[Symptom, frozenset[str]] = {
     Symptom.TIMEOUT: frozenset({"target-not-listening"}),

@@ -51,6 +51,10 @@ def ids(d):
         ("跨节点 Pod ping 100% 丢包, TCP 连接超时", Symptom.TIMEOUT),
         ("ssh: connect to host 10.244.1.5 port 22: No route to host", Symptom.HOST_UNREACHABLE),
         ("connect: Network is unreachable", Symptom.NET_UNREACHABLE),
+        ("curl: (6) Could not resolve host: web.shop", Symptom.DNS),
+        (";; connection timed out; no servers could be reached", Symptom.DNS),
+        ("dial tcp: lookup web.shop on 10.96.0.10:53: no such host", Symptom.DNS),
+        ("域名解析失败", Symptom.DNS),
         ("it is slow", None),
     ],
 )
@@ -62,6 +66,8 @@ def test_a_measured_probe_outranks_what_the_user_wrote():
     q = Question(symptom="connection timed out")
     assert classify_symptom(q, [probe("refused")]) is Symptom.REFUSED
     assert classify_symptom(q, [probe("no-route")]) is Symptom.NET_UNREACHABLE
+    assert classify_symptom(q, [probe("timeout", kind="dns")]) is Symptom.DNS
+    assert classify_symptom(q, [probe("nxdomain", kind="dns")]) is Symptom.DNS
 
 
 def test_refused_points_at_the_listener_and_timeout_rules_it_out():
@@ -69,6 +75,7 @@ def test_refused_points_at_the_listener_and_timeout_rules_it_out():
     assert symptom_rank(Symptom.REFUSED, "node-ip-forward-disabled") == 1
     assert symptom_rank(Symptom.TIMEOUT, "target-not-listening") == 2
     assert symptom_rank(None, "target-not-listening") == 1
+    assert symptom_rank(Symptom.DNS, "dns-unhealthy") == 0
 
 
 def test_the_walk_orders_a_service_questions_steps_and_counts_dns_only_for_a_name():
