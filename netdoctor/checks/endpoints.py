@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import weakref
 from dataclasses import dataclass
 
 from netdoctor.errors import UsageError
@@ -111,26 +112,54 @@ def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+# Pods of one namespace grouped by identical labels (a ReplicaSet's pods share theirs), so a
+# selector is matched once per label set, not once per pod. Kept per Snapshot, built once.
+_LabelGroups = dict[str, list[tuple[dict[str, str], list[Pod]]]]
+_GROUPS: weakref.WeakKeyDictionary[Snapshot, _LabelGroups] = weakref.WeakKeyDictionary()
+
+
+def _label_groups(snap: Snapshot) -> _LabelGroups:
+    groups = _GROUPS.get(snap)
+    if groups is None:
+        by_key: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pod]] = {}
+        for p in snap.pods or ():
+            key = (p.metadata.namespace, tuple(sorted(p.metadata.labels.items())))
+            by_key.setdefault(key, []).append(p)
+        groups = {}
+        for (ns, labels), pods in by_key.items():
+            groups.setdefault(ns, []).append((dict(labels), pods))
+        _GROUPS[snap] = groups
+    return groups
+
+
 def service_pods(snap: Snapshot, svc: Service) -> list[Pod]:
     """Pods of the Service's namespace its selector matches (none without a selector)."""
     sel = svc.spec.selector
     if not sel:
         return []
-    return [
-        p
-        for p in snap.pods_by_namespace.get(svc.metadata.namespace, ())
-        if selector_matches(sel, p.metadata.labels)
-    ]
+    out: list[Pod] = []
+    for labels, pods in _label_groups(snap).get(svc.metadata.namespace, ()):
+        if selector_matches(sel, labels):
+            out += pods
+    return out
+
+
+_SLICES: weakref.WeakKeyDictionary[Snapshot, dict[str, list[EndpointSlice]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def service_slices(snap: Snapshot, svc: Service) -> list[EndpointSlice]:
     """The EndpointSlices of a Service (label ``kubernetes.io/service-name``)."""
-    return [
-        s
-        for s in snap.endpointslices or ()
-        if s.metadata.namespace == svc.metadata.namespace
-        and s.metadata.labels.get(SERVICE_NAME_LABEL) == svc.metadata.name
-    ]
+    index = _SLICES.get(snap)
+    if index is None:
+        index = {}
+        for sl in snap.endpointslices or ():
+            name = sl.metadata.labels.get(SERVICE_NAME_LABEL)
+            if name:
+                index.setdefault(f"{sl.metadata.namespace}/{name}", []).append(sl)
+        _SLICES[snap] = index
+    return index.get(svc.ref, [])
 
 
 def service_backends(snap: Snapshot, svc: Service) -> tuple[Pod, ...]:
