@@ -526,7 +526,15 @@ def _check_port(
         variant="named" if isinstance(tp, str) else "default",
         evidence=tuple(ev),
         fix=tuple(fixes),
-        verify=(_slices_verify(svc),),
+        verify=(
+            Action(
+                message=Message("verify.service_targetport", params),
+                command=(
+                    f"kubectl -n {ns} get endpointslices -l {SERVICE_NAME_LABEL}={name}"
+                    " -o jsonpath='{.items[*].ports}'"
+                ),
+            ),
+        ),
         pods=tuple(p.ref for p in pods),
     )
 

@@ -181,6 +181,10 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
             port=q.port,
             protocol=q.protocol if q.port else None,
             symptom=q.symptom,
+            observed=d.symptom.value if d.symptom is not None else None,
+            observed_meaning=(
+                cat.text(f"symptom.{d.symptom.value}", lang) if d.symptom is not None else None
+            ),
         )
         if q is not None
         else None

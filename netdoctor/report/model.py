@@ -59,6 +59,10 @@ class QuestionRow(_R):
     port: int | None = None
     protocol: str | None = None
     symptom: str | None = None
+    # What the failure tells, from the probes or the symptom text (netdoctor.checks.workload):
+    # refused | timeout | host-unreachable | net-unreachable | dns-failure; and in words.
+    observed: str | None = None
+    observed_meaning: str | None = None
 
 
 class EvidenceRow(_R):

@@ -126,6 +126,8 @@ class _MarkdownRenderer:
             if q.symptom:
                 route += f" · {md_cell(q.symptom)}"
             lines.append(self.field("question", route))
+            if q.observed_meaning:
+                lines.append(self.field("observed", md_cell(q.observed_meaning)))
         inp = r.input
         where = " ".join(md_cell(x) for x in (inp.kind, inp.path) if x)
         where += "".join(f" · {md_cell(x)}" for x in (inp.cluster, inp.collected_at) if x)

@@ -66,6 +66,7 @@ LABEL_KEYS: tuple[str, ...] = (
     "col.verdict",
     "walk",
     "col.step",
+    "observed",
 )
 
 _VERDICT_STYLE = {"broken": "bold red", "healthy": "bold green", "inconclusive": "bold yellow"}
@@ -249,6 +250,8 @@ class _TextRenderer:
             if q.symptom:
                 parts += [self.sep(), clean_line(q.symptom)]
             self.line(*parts)
+            if q.observed_meaning:
+                self.line(self.name("observed"), clean_line(q.observed_meaning))
         inp = r.input
         where = [clean_line(x) for x in (inp.kind, inp.path) if x]
         extra = [clean_line(x) for x in (inp.cluster, inp.collected_at) if x]

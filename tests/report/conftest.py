@@ -73,6 +73,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.verdict": "Verdict",
         "walk": "Service path (the steps a connection takes)",
         "col.step": "Step",
+        "observed": "Observed",
     },
     "zh": {
         "question": "问题",
@@ -111,6 +112,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.verdict": "结论",
         "walk": "Service 路径（连接依次经过的环节）",
         "col.step": "环节",
+        "observed": "现象",
     },
 }
 

@@ -74,3 +74,15 @@ def test_a_report_without_a_service_target_has_an_empty_walk_and_no_section(
 ) -> None:
     assert broken_en.walk == []
     assert "Service path" not in render_text(broken_en, width=120, color=False)
+
+
+def test_what_the_symptom_tells_is_shown_under_the_question(broken_zh: Report) -> None:
+    assert broken_zh.question is not None
+    q = msgspec.structs.replace(
+        broken_zh.question, observed="timeout", observed_meaning="超时：完全没有应答"
+    )
+    r = msgspec.structs.replace(broken_zh, question=q)
+    text = render_text(r, width=120, color=False)
+    assert "现象：超时：完全没有应答" in text
+    assert "**现象**：超时：完全没有应答" in render_markdown(r)
+    assert json.loads(render_json(r))["question"]["observed"] == "timeout"
