@@ -219,6 +219,10 @@ def snapshot(
     node_facts: dict[str, NetFacts] | None = None,
     logs: dict[str, str] | None = None,
     question: Question | None = None,
+    services: list[Obj] | None = None,
+    endpointslices: list[Obj] | None = None,
+    configmaps: list[Obj] | None = None,
+    deployments: list[Obj] | None = None,
 ) -> Snapshot:
     return Snapshot(
         source_kind="memory",
@@ -229,6 +233,10 @@ def snapshot(
         calico_nodes=_conv(calico_nodes, k8s.CalicoNode),
         installations=_conv(installations, k8s.Installation),
         events=_conv(events, k8s.Event),
+        services=_conv(services, k8s.Service),
+        endpointslices=_conv(endpointslices, k8s.EndpointSlice),
+        configmaps=_conv(configmaps, k8s.ConfigMap),
+        deployments=_conv(deployments, k8s.Deployment),
         node_facts=node_facts or {},
         logs=logs,
     )

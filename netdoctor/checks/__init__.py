@@ -1,6 +1,16 @@
 """Checks: one module per root-cause family; importing this package registers them all."""
 
-from netdoctor.checks import calico, cilium, cni, flannel, kubeovn, node
+from netdoctor.checks import calico, cilium, cni, flannel, kubeovn, node, service, workload
 from netdoctor.checks.registry import REGISTRY
 
-__all__ = ["REGISTRY", "calico", "cilium", "cni", "flannel", "kubeovn", "node"]
+__all__ = [
+    "REGISTRY",
+    "calico",
+    "cilium",
+    "cni",
+    "flannel",
+    "kubeovn",
+    "node",
+    "service",
+    "workload",
+]

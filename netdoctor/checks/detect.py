@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from netdoctor.model.k8s import Container, DaemonSet, Pod, PodContainer
 from netdoctor.model.snapshot import Snapshot
 
-__all__ = ["AGENTS", "Agent", "AgentInstall", "CiliumConfig", "CniInfo", "detect_cni"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "AgentInstall",
+    "CiliumConfig",
+    "CniInfo",
+    "detect_cni",
+    "kube_proxy_replaced",
+]
 
 
 @dataclass(frozen=True)
@@ -279,3 +287,9 @@ def detect_cni(snap: Snapshot) -> CniInfo:
 def _owned_by_name(p: Pod, ds_name: str) -> bool:
     owner = p.owner("DaemonSet")
     return owner is not None and owner.name == ds_name
+
+
+def kube_proxy_replaced(snap: Snapshot) -> bool | None:
+    """Whether Cilium replaces kube-proxy (``CniInfo.kube_proxy_replaced``): True, False (no
+    Cilium, or Cilium with kube-proxy still needed), None when the data cannot tell."""
+    return detect_cni(snap).kube_proxy_replaced

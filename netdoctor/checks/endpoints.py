@@ -3,20 +3,45 @@
 Checks layer: the engine resolves the question once and checks see the result on their
 Context as ``ctx.source`` / ``ctx.target``. A pod (``NS/POD``), a node (``node/NAME``), a
 Service (``svc/NS/NAME``), or an address: an IP resolves to the pod, Service or node holding
-it, else stays an external IP.
+it, else stays an external IP. A DNS name resolves as a pod's resolver would: ``name`` (in the
+asking pod's namespace), ``name.ns``, ``name.ns.svc`` and ``name.ns.svc.<cluster domain>``
+(the domain from the CoreDNS Corefile's ``kubernetes`` block, else ``cluster.local``) name a
+Service; anything else stays a DNS name.
 A name that does not exist where the data says it should is a usage error, said in one line.
+A Service endpoint knows its backends (``Endpoint.backend_pods``): the pods its selector
+picks, plus those its EndpointSlices point at by ``targetRef``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import weakref
 from dataclasses import dataclass
 
 from netdoctor.errors import UsageError
-from netdoctor.model.k8s import Node, Pod, Service
-from netdoctor.model.snapshot import Snapshot
+from netdoctor.model.k8s import EndpointSlice, Node, Pod, Service
+from netdoctor.model.snapshot import Probe, Snapshot
 
-__all__ = ["Endpoint", "parse_port", "resolve_endpoint"]
+__all__ = [
+    "DEFAULT_CLUSTER_DOMAIN",
+    "SERVICE_NAME_LABEL",
+    "Endpoint",
+    "cluster_domain",
+    "corefile",
+    "nodeport_service",
+    "parse_port",
+    "probes_for",
+    "resolve_endpoint",
+    "selector_matches",
+    "service_backends",
+    "service_ip",
+    "service_pods",
+    "service_slices",
+]
+
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # EndpointSlice -> its Service
 
 
 @dataclass(frozen=True)
@@ -27,6 +52,7 @@ class Endpoint:
     service: Service | None = None
     node: Node | None = None
     ip: str | None = None
+    dns_name: str | None = None  # the name asked for, when the target was given as a DNS name
 
     @property
     def node_name(self) -> str | None:
@@ -39,6 +65,16 @@ class Endpoint:
     @property
     def label(self) -> str:
         return self.raw
+
+    def backend_pods(self, snap: Snapshot) -> tuple[Pod, ...]:
+        """A Service's backends: the pods its selector picks, then any other pod its
+        EndpointSlices name by ``targetRef``. A pod endpoint is its own backend; others have none.
+        """
+        if self.pod is not None:
+            return (self.pod,)
+        if self.service is None:
+            return ()
+        return service_backends(snap, self.service)
 
 
 def parse_port(text: str | int | None) -> tuple[int | None, str]:
@@ -65,7 +101,124 @@ def parse_port(text: str | int | None) -> tuple[int | None, str]:
     return int(port_s), proto
 
 
-def resolve_endpoint(snap: Snapshot, text: str, flag: str) -> Endpoint:
+def service_ip(svc: Service) -> str | None:
+    """The ClusterIP, or None for a headless (``None``) or ExternalName Service."""
+    ip = svc.spec.cluster_ip
+    return ip if ip and ip != "None" else None
+
+
+def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """A Service selector (equality only) matches labels holding every key with its value."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+# Pods of one namespace grouped by identical labels (a ReplicaSet's pods share theirs), so a
+# selector is matched once per label set, not once per pod. Kept per Snapshot, built once.
+_LabelGroups = dict[str, list[tuple[dict[str, str], list[Pod]]]]
+_GROUPS: weakref.WeakKeyDictionary[Snapshot, _LabelGroups] = weakref.WeakKeyDictionary()
+
+
+def _label_groups(snap: Snapshot) -> _LabelGroups:
+    groups = _GROUPS.get(snap)
+    if groups is None:
+        by_key: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pod]] = {}
+        for p in snap.pods or ():
+            key = (p.metadata.namespace, tuple(sorted(p.metadata.labels.items())))
+            by_key.setdefault(key, []).append(p)
+        groups = {}
+        for (ns, labels), pods in by_key.items():
+            groups.setdefault(ns, []).append((dict(labels), pods))
+        _GROUPS[snap] = groups
+    return groups
+
+
+def service_pods(snap: Snapshot, svc: Service) -> list[Pod]:
+    """Pods of the Service's namespace its selector matches (none without a selector)."""
+    sel = svc.spec.selector
+    if not sel:
+        return []
+    out: list[Pod] = []
+    for labels, pods in _label_groups(snap).get(svc.metadata.namespace, ()):
+        if selector_matches(sel, labels):
+            out += pods
+    return out
+
+
+_SLICES: weakref.WeakKeyDictionary[Snapshot, dict[str, list[EndpointSlice]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def service_slices(snap: Snapshot, svc: Service) -> list[EndpointSlice]:
+    """The EndpointSlices of a Service (label ``kubernetes.io/service-name``)."""
+    index = _SLICES.get(snap)
+    if index is None:
+        index = {}
+        for sl in snap.endpointslices or ():
+            name = sl.metadata.labels.get(SERVICE_NAME_LABEL)
+            if name:
+                index.setdefault(f"{sl.metadata.namespace}/{name}", []).append(sl)
+        _SLICES[snap] = index
+    return index.get(svc.ref, [])
+
+
+def service_backends(snap: Snapshot, svc: Service) -> tuple[Pod, ...]:
+    out = {p.ref: p for p in service_pods(snap, svc)}
+    for sl in service_slices(snap, svc):
+        for ep in sl.endpoints or ():
+            ref = ep.target_ref
+            if ref is None or ref.kind != "Pod":
+                continue
+            key = f"{ref.namespace or svc.metadata.namespace}/{ref.name}"
+            pod = snap.pod_by_ref.get(key)
+            if pod is not None and key not in out:
+                out[key] = pod
+    return tuple(out.values())
+
+
+def nodeport_service(snap: Snapshot, port: int | None, protocol: str = "TCP") -> Service | None:
+    """The Service exposing ``port`` as a NodePort (types NodePort and LoadBalancer) on every
+    node, so a question to a node's address on that port is a question about that Service."""
+    if port is None:
+        return None
+    for svc in snap.services or ():
+        if svc.spec.type not in ("NodePort", "LoadBalancer"):
+            continue
+        for sp in svc.spec.ports:
+            if sp.node_port == port and (sp.protocol or "TCP") == protocol:
+                return svc
+    return None
+
+
+def corefile(snap: Snapshot) -> tuple[str, str] | None:
+    """(ConfigMap ref, Corefile text) of the cluster DNS, as kubeadm installs it."""
+    for ref in ("kube-system/coredns", "kube-system/rke2-coredns-rke2-coredns"):
+        cm = snap.configmap_by_ref.get(ref)
+        if cm is not None and "Corefile" in cm.data:
+            return ref, cm.data["Corefile"]
+    return None
+
+
+_KUBERNETES_PLUGIN = re.compile(r"^\s*kubernetes\s+([^{\n]*)", re.M)
+
+
+def cluster_domain(snap: Snapshot) -> str:
+    """The first zone of the Corefile's ``kubernetes`` plugin that is not a reverse zone."""
+    found = corefile(snap)
+    if found is not None:
+        m = _KUBERNETES_PLUGIN.search(found[1])
+        if m:
+            for zone in m.group(1).split():
+                zone = zone.strip(".")
+                if zone and not zone.endswith(("in-addr.arpa", "ip6.arpa")):
+                    return zone
+    return DEFAULT_CLUSTER_DOMAIN
+
+
+def resolve_endpoint(
+    snap: Snapshot, text: str, flag: str, *, namespace: str | None = None
+) -> Endpoint:
+    """Resolve a ``--from``/``--to`` value. ``namespace`` is the asking pod's, for a bare name."""
     raw = text.strip()
     if not raw:
         raise UsageError(f"{flag}: empty value", key="error.empty", params={"flag": flag})
@@ -90,7 +243,7 @@ def resolve_endpoint(snap: Snapshot, text: str, flag: str) -> Endpoint:
             key="error.endpoint",
             params={"flag": flag, "value": raw},
         )
-    return Endpoint(raw=raw, kind="dns")
+    return _dns(snap, raw, flag, namespace or "default")
 
 
 def _pod(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
@@ -138,7 +291,7 @@ def _service(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
             key="error.no_such",
             params={"flag": flag, "value": raw, "kind": "Service", "file": file},
         )
-    return Endpoint(raw=raw, kind="service", service=svc, ip=svc.spec.cluster_ip)
+    return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc))
 
 
 def _ip(snap: Snapshot, raw: str, ip: str) -> Endpoint:
@@ -154,3 +307,64 @@ def _ip(snap: Snapshot, raw: str, ip: str) -> Endpoint:
     if nodes:
         return Endpoint(raw=raw, kind="node", node=nodes[0], ip=ip)
     return Endpoint(raw=raw, kind="ip", ip=ip)
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _dns(snap: Snapshot, raw: str, flag: str, namespace: str) -> Endpoint:
+    """A DNS name as a pod's resolver searches it (``<ns>.svc.<domain>``, ``svc.<domain>``,
+    ``<domain>``): the Service it names, or a name outside the cluster."""
+    name = raw.lower().rstrip(".")
+    labels = name.split(".")
+    if not all(_DNS_LABEL.match(label) for label in labels):
+        raise UsageError(
+            f"{flag} {raw!r}: expected NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name",
+            key="error.endpoint",
+            params={"flag": flag, "value": raw},
+        )
+    domain = cluster_domain(snap).split(".")
+    ref: str | None = None
+    full = False  # the name spells out <svc>.<ns>.svc.<domain>: it must exist
+    if len(labels) == 1:
+        ref = f"{namespace}/{labels[0]}"
+    elif len(labels) == 2:
+        ref = f"{labels[1]}/{labels[0]}"
+    elif len(labels) >= 3 and labels[2] == "svc" and labels[3:] in ([], domain):
+        ref, full = f"{labels[1]}/{labels[0]}", True
+    if ref is None or snap.services is None:
+        return Endpoint(raw=raw, kind="dns", dns_name=name)
+    svc = snap.service_by_ref.get(ref)
+    if svc is None:
+        if full:
+            file = snap.source("k8s.services")
+            raise UsageError(
+                f"{flag} {raw!r}: no such Service in {file}",
+                key="error.no_such",
+                params={"flag": flag, "value": raw, "kind": "Service", "file": file},
+            )
+        return Endpoint(raw=raw, kind="dns", dns_name=name)
+    return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc), dns_name=name)
+
+
+def probes_for(snap: Snapshot, src: Endpoint | None, dst: Endpoint | None) -> tuple[Probe, ...]:
+    """The probes that measured the question's flow (all of them when there is no question)."""
+    probes = snap.probes or ()
+    if src is None and dst is None:
+        return tuple(probes)
+
+    def matches(p: Probe) -> bool:
+        if src is not None:
+            if src.pod is not None and p.from_.pod not in (None, src.pod.ref):
+                return False
+            if src.kind == "node" and src.node and p.from_.node not in (None, src.node.name):
+                return False
+        if dst is not None:
+            targets = {dst.raw, dst.ip, dst.pod.ref if dst.pod else None}
+            targets.add(dst.service.ref if dst.service else None)
+            named = {p.to.ip, p.to.pod, p.to.service} - {None}
+            if named and not named & (targets - {None}):
+                return False
+        return True
+
+    return tuple(p for p in probes if matches(p))

@@ -75,6 +75,9 @@ class CheckSpec:
     needs: tuple[str, ...]
     cni: tuple[str, ...]  # applies only when one of these CNIs is detected (or none is known)
     family: str
+    # Whether the check concerns this question at all, decided before its data needs (a
+    # Service check has nothing to say about a pod-to-pod question, whatever file is missing).
+    applies: Callable[[Context], bool] | None = None
 
     def run(self, ctx: Context) -> Iterator[Yielded]:
         yield from self.fn(ctx)
@@ -89,6 +92,7 @@ def check(
     code: str,
     needs: tuple[str, ...] = (),
     cni: tuple[str, ...] = (),
+    applies: Callable[[Context], bool] | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register a check. ``id`` is the root-cause id it reports; ``code`` its NET-nnn."""
 
@@ -98,7 +102,9 @@ def check(
         if any(s.code == code for s in REGISTRY.values()):
             raise ValueError(f"code {code!r} registered twice")
         family = fn.__module__.rsplit(".", 1)[-1]
-        REGISTRY[id] = CheckSpec(id=id, code=code, fn=fn, needs=needs, cni=cni, family=family)
+        REGISTRY[id] = CheckSpec(
+            id=id, code=code, fn=fn, needs=needs, cni=cni, family=family, applies=applies
+        )
         return fn
 
     return register

@@ -9,15 +9,26 @@ then by severity and confidence. ``broken`` when a critical or warning finding s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import netdoctor.checks  # noqa: F401  (registers every check)
 from netdoctor.catalog import load_catalog
-from netdoctor.checks.detect import CniInfo
-from netdoctor.checks.endpoints import Endpoint, resolve_endpoint
+from netdoctor.checks.detect import CniInfo, kube_proxy_replaced
+from netdoctor.checks.endpoints import (
+    Endpoint,
+    nodeport_service,
+    probes_for,
+    resolve_endpoint,
+    service_ip,
+    service_pods,
+    service_slices,
+)
 from netdoctor.checks.registry import REGISTRY, CheckSpec, Context, NotApplicable, Note, Skip
+from netdoctor.checks.service import kube_proxy_mode
+from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import (
     CheckOutcome,
@@ -34,11 +45,57 @@ from netdoctor.trace.path import trace
 __all__ = [
     "Diagnosis",
     "RankedFinding",
+    "WalkStep",
     "diagnose",
     "question_path",
     "run_checks",
     "select_checks",
+    "service_walk",
+    "symptom_rank",
+    "walk_rank",
 ]
+
+# A connection to a Service meets these in this order: the name (when it was given as one),
+# the Service's selector, its endpoints' readiness, the targetPort, kube-proxy's rules on the
+# client's node, then policy. For a Service question the first failing step is reported first.
+SERVICE_WALK: tuple[str, ...] = (
+    "dns-unhealthy",
+    "networkpolicy-blocks-dns",
+    "service-no-endpoints",
+    "service-endpoints-not-ready",
+    "service-targetport-mismatch",
+    "kube-proxy-unhealthy",
+    "networkpolicy-denies",
+)
+_DNS_STEPS = frozenset({"dns-unhealthy", "networkpolicy-blocks-dns"})
+
+# What the client saw points at some causes first and rules others out (2 = ruled out).
+# refused: the packet arrived (an RST, or kube-proxy's REJECT for a Service without endpoints).
+# timeout: dropped on the way, so a missing listener (which answers with an RST) is ruled out.
+# host unreachable: an ICMP error (a REJECT rule, or no ARP answer for the next hop).
+# net unreachable: the client's own namespace has no route (no IP or routes yet).
+# dns failure: the name never resolved: the cluster DNS, a policy blocking port 53, or
+# kube-proxy (the DNS ClusterIP goes through it) first.
+_SYMPTOM_FIRST: dict[Symptom, tuple[str, ...]] = {
+    Symptom.REFUSED: (
+        "target-not-listening",
+        "service-targetport-mismatch",
+        "service-no-endpoints",
+        "service-endpoints-not-ready",
+    ),
+    Symptom.TIMEOUT: (),
+    Symptom.HOST_UNREACHABLE: (
+        "networkpolicy-denies",
+        "node-missing-pod-route",
+        "overlay-fdb-missing",
+        "pod-not-ready",
+    ),
+    Symptom.NET_UNREACHABLE: ("pod-not-ready", "node-missing-pod-route"),
+    Symptom.DNS: ("dns-unhealthy", "networkpolicy-blocks-dns", "kube-proxy-unhealthy"),
+}
+_SYMPTOM_RULES_OUT: dict[Symptom, frozenset[str]] = {
+    Symptom.TIMEOUT: frozenset({"target-not-listening"}),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +104,21 @@ class RankedFinding:
     severity: Severity
     on_path: bool
     code: str
+
+
+@dataclass(frozen=True)
+class WalkStep:
+    """One step of the way to a Service target, with what its checks said.
+
+    ``status``: ``failed`` (a finding), ``ok`` (its checks ran and passed), ``skipped`` (data
+    missing), ``not-checked`` (no check of it ran: not applicable, or not built yet);
+    ``detail`` describes the step from the snapshot (a catalog message).
+    """
+
+    step: str  # dns | service | selector | endpoints | target-port | kube-proxy | policy
+    status: str
+    checks: tuple[str, ...]
+    detail: Message
 
 
 @dataclass(frozen=True)
@@ -63,6 +135,8 @@ class Diagnosis:
     reasons: tuple[Message, ...] = field(default=())  # why inconclusive, in words
     probes: tuple[Probe, ...] = ()
     path: TracePath | None = None
+    symptom: Symptom | None = None  # what the client saw, from the probes or the symptom text
+    walk: tuple[WalkStep, ...] = ()  # a Service target's way, step by step (service_walk)
 
 
 def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
@@ -94,6 +168,8 @@ def _strict() -> bool:
 def _run_one(spec: CheckSpec, ctx: Context) -> CheckOutcome | None:
     snap = ctx.snapshot
     if spec.cni and ctx.cni.names and not any(ctx.cni.has(c) for c in spec.cni):
+        return None
+    if spec.applies is not None and not spec.applies(ctx):
         return None
     for need in spec.needs:
         if not snap.has(need):
@@ -144,6 +220,25 @@ def run_checks(ctx: Context, specs: Iterable[CheckSpec] | None = None) -> list[C
     return out
 
 
+def walk_rank(finding_id: str, dst: Endpoint | None) -> int:
+    """A finding's step on the way to a Service target (0 first); the rest after the walk.
+    DNS steps count only when the target was given as a DNS name."""
+    if dst is None or dst.service is None or finding_id not in SERVICE_WALK:
+        return len(SERVICE_WALK)
+    if finding_id in _DNS_STEPS and dst.dns_name is None:
+        return len(SERVICE_WALK)
+    return SERVICE_WALK.index(finding_id)
+
+
+def symptom_rank(symptom: Symptom | None, finding_id: str) -> int:
+    """0: what the symptom points at; 1: neutral; 2: what it rules out."""
+    if symptom is None:
+        return 1
+    if finding_id in _SYMPTOM_FIRST[symptom]:
+        return 0
+    return 2 if finding_id in _SYMPTOM_RULES_OUT.get(symptom, ()) else 1
+
+
 def _on_path(f: Finding, path_nodes: frozenset[str], pods: frozenset[str]) -> bool:
     return bool(path_nodes.intersection(f.nodes)) or bool(pods.intersection(f.pods))
 
@@ -163,7 +258,13 @@ def diagnose(
     if q is not None and q.empty:
         q = None
     src = resolve_endpoint(snap, q.from_, "--from") if q and q.from_ else None
-    dst = resolve_endpoint(snap, q.to, "--to") if q and q.to else None
+    ns = src.pod.metadata.namespace if src is not None and src.pod is not None else None
+    dst = resolve_endpoint(snap, q.to, "--to", namespace=ns) if q and q.to else None
+    if q is not None and dst is not None and dst.kind == "node" and dst.service is None:
+        # A node's address on a NodePort: kube-proxy on that node forwards to the Service.
+        svc = nodeport_service(snap, q.port, q.protocol)
+        if svc is not None:
+            dst = dataclasses.replace(dst, service=svc)
     path_nodes = frozenset(n for e in (src, dst) if e for n in [e.node_name] if n)
     path_pods = frozenset(e.pod.ref for e in (src, dst) if e and e.pod)
 
@@ -171,6 +272,8 @@ def diagnose(
     outcomes = run_checks(ctx, select_checks(only, skip) if with_checks else [])
     path = question_path(snap, q, src, dst, size=size)
     drop = path.hops[path.drop_at] if path and path.drop_at is not None else None
+    probes = probes_for(snap, src, dst)
+    symptom = classify_symptom(q, [p for p in probes if p.result != "ok"]) if q else None
 
     ranked: list[RankedFinding] = []
     for o in outcomes:
@@ -187,6 +290,8 @@ def diagnose(
     ranked.sort(
         key=lambda r: (
             drop is None or r.finding.id != drop.cause,  # the cause of the hop where it dies
+            walk_rank(r.finding.id, dst),
+            symptom_rank(symptom, r.finding.id),
             not r.on_path,
             r.severity.rank,
             -r.finding.confidence,
@@ -195,7 +300,6 @@ def diagnose(
         )
     )
 
-    probes = _probes_for(snap, src, dst)
     failed_probes = [p for p in probes if p.result != "ok"]
     reasons: list[Message] = []
     if drop is not None or any(r.severity in (Severity.CRITICAL, Severity.WARNING) for r in ranked):
@@ -245,6 +349,8 @@ def diagnose(
         reasons=tuple(reasons),
         probes=probes,
         path=path,
+        symptom=symptom,
+        walk=service_walk(snap, src, dst, q, outcomes),
     )
 
 
@@ -259,31 +365,143 @@ def question_path(
     """The packet's round trip for a question from a pod to a pod or an address, else None."""
     if q is None or src is None or dst is None or src.pod is None:
         return None
-    target = dst.pod.ref if dst.pod is not None else dst.ip
-    if target is None:
+    if not src.pod.ips or (dst.pod is not None and not dst.pod.ips):
+        return None  # a pod without an address sends or receives nothing: NET-901 says why
+    port = q.port
+    if dst.kind == "service" and dst.service is not None:
+        # kube-proxy DNATs the ClusterIP to a backend: follow the packet to the first ready one.
+        backend = _service_backend(snap, dst, q.port)
+        if backend is None:
+            return None
+        target, port = backend
+    elif dst.pod is not None:
+        target = dst.pod.ref
+    elif dst.ip is not None:
+        target = dst.ip
+    else:
         return None
     protocol = q.protocol if q.port else "ICMP"
-    return trace(snap, src.pod.ref, target, port=q.port, protocol=protocol, size=size)
+    return trace(snap, src.pod.ref, target, port=port, protocol=protocol, size=size)
 
 
-def _probes_for(snap: Snapshot, src: Endpoint | None, dst: Endpoint | None) -> tuple[Probe, ...]:
-    """The probes that measured the question's flow (all of them when there is no question)."""
-    probes = snap.probes or ()
-    if src is None and dst is None:
-        return tuple(probes)
+def _service_backend(
+    snap: Snapshot, dst: Endpoint, port: int | None
+) -> tuple[str, int | None] | None:
+    """The first ready backend pod of a Service target, and the port the packet has after
+    kube-proxy's DNAT (targetPort; a named one looked up in the pod's containers)."""
+    svc = dst.service
+    backends = [p for p in dst.backend_pods(snap) if p.ready and p.ips]
+    if svc is None or not backends:
+        return None
+    pod = backends[0]
+    if port is None:
+        return pod.ref, None
+    for sp in svc.spec.ports:
+        if port not in (sp.port, sp.node_port):
+            continue
+        tp = sp.target_port if sp.target_port is not None else sp.port
+        if isinstance(tp, int):
+            return pod.ref, tp
+        named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
+        return pod.ref, named[0] if named else None
+    return pod.ref, port
 
-    def matches(p: Probe) -> bool:
-        if src is not None:
-            if src.pod is not None and p.from_.pod not in (None, src.pod.ref):
-                return False
-            if src.kind == "node" and src.node and p.from_.node not in (None, src.node.name):
-                return False
-        if dst is not None:
-            targets = {dst.raw, dst.ip, dst.pod.ref if dst.pod else None}
-            targets.add(dst.service.ref if dst.service else None)
-            named = {p.to.ip, p.to.pod, p.to.service} - {None}
-            if named and not named & (targets - {None}):
-                return False
-        return True
 
-    return tuple(p for p in probes if matches(p))
+_WALK_CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dns", ("dns-unhealthy", "networkpolicy-blocks-dns")),
+    ("service", ()),
+    ("selector", ("service-no-endpoints",)),
+    ("endpoints", ("service-endpoints-not-ready",)),
+    ("target-port", ("service-targetport-mismatch",)),
+    ("kube-proxy", ("kube-proxy-unhealthy",)),
+    ("policy", ("networkpolicy-denies",)),
+)
+
+
+def service_walk(
+    snap: Snapshot,
+    src: Endpoint | None,
+    dst: Endpoint | None,
+    q: Question | None,
+    outcomes: Iterable[CheckOutcome],
+) -> tuple[WalkStep, ...]:
+    """The steps a connection to a Service target takes, each with its checks' verdict.
+    Empty unless the target is a Service. An ExternalName Service ends the walk at DNS."""
+    if dst is None or dst.service is None:
+        return ()
+    svc = dst.service
+    by_id = {o.check_id: o for o in outcomes}
+    details = _walk_details(snap, src, dst, q)
+    steps = []
+    for step, ids in _WALK_CHECKS:
+        if step == "dns" and dst.dns_name is None:
+            continue
+        if step not in details:
+            break  # an ExternalName Service: nothing after DNS is proxied
+        ran = [by_id[i] for i in ids if i in by_id]
+        if any(o.status is CheckStatus.FINDING for o in ran):
+            status = "failed"
+        elif any(o.status in (CheckStatus.SKIPPED, CheckStatus.ERROR) for o in ran):
+            status = "skipped"
+        elif ran or not ids:
+            status = "ok"
+        else:
+            status = "not-checked"
+        steps.append(WalkStep(step, status, ids, details[step]))
+        if svc.spec.type == "ExternalName":
+            break
+    return tuple(steps)
+
+
+def _walk_details(
+    snap: Snapshot, src: Endpoint | None, dst: Endpoint, q: Question | None
+) -> dict[str, Message]:
+    svc = dst.service
+    assert svc is not None
+    ref = svc.ref
+    out = {"dns": Message("walk.dns", {"name": dst.dns_name or "", "service": ref})}
+    kind = svc.spec.type
+    if kind == "ExternalName":
+        out["service"] = Message(
+            "walk.service_external", {"service": ref, "name": svc.spec.external_name or ""}
+        )
+        return out
+    ip = service_ip(svc)
+    if ip is None:
+        out["service"] = Message("walk.service_headless", {"service": ref})
+    else:
+        out["service"] = Message("walk.service", {"service": ref, "type": kind, "ip": ip})
+    sel = ",".join(f"{k}={v}" for k, v in sorted(svc.spec.selector.items()))
+    count = str(len(service_pods(snap, svc))) if snap.pods is not None else "?"
+    out["selector"] = Message("walk.selector", {"selector": sel or "-", "count": count})
+    eps = [e for sl in service_slices(snap, svc) for e in sl.endpoints or ()]
+    ready = sum(1 for e in eps if e.conditions.ready is not False)
+    out["endpoints"] = Message("walk.endpoints", {"ready": str(ready), "total": str(len(eps))})
+    port = next(
+        (
+            p
+            for p in svc.spec.ports
+            if q is None or q.port is None or q.port in (p.port, p.node_port)
+        ),
+        None,
+    )
+    out["target-port"] = Message(
+        "walk.target_port",
+        {
+            "port": str(port.port) if port else "-",
+            "target_port": str(port.target_port if port.target_port is not None else port.port)
+            if port
+            else "-",
+        },
+    )
+    node = src.node_name if src is not None else None
+    mode = kube_proxy_mode(snap)
+    if kube_proxy_replaced(snap):
+        out["kube-proxy"] = Message("walk.kube_proxy_replaced", {"node": node or "-"})
+    else:
+        out["kube-proxy"] = Message(
+            "walk.kube_proxy" if node else "walk.kube_proxy_all",
+            {"node": node or "", "mode": mode[0] if mode else "?"},
+        )
+    out["policy"] = Message("walk.policy", {"service": ref})
+    return out

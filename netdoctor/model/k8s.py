@@ -388,9 +388,12 @@ class EndpointPort(_K, frozen=True):
 
 
 class EndpointSlice(K8sObject, frozen=True):
+    """``discovery.k8s.io/v1``. A slice without endpoints prints ``"endpoints": null`` (and
+    ``"ports": null`` when no port could be resolved): both fields are required, not omitempty."""
+
     address_type: str = "IPv4"
-    endpoints: list[Endpoint] = msgspec.field(default_factory=list)
-    ports: list[EndpointPort] = msgspec.field(default_factory=list)
+    endpoints: list[Endpoint] | None = None
+    ports: list[EndpointPort] | None = None
 
 
 # --- Policies ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from netdoctor.report.model import (
     StepRow,
     SubjectRow,
     ToolInfo,
+    WalkRow,
 )
 from netdoctor.trace.path import Path as TracePath
 
@@ -180,6 +181,10 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
             port=q.port,
             protocol=q.protocol if q.port else None,
             symptom=q.symptom,
+            observed=d.symptom.value if d.symptom is not None else None,
+            observed_meaning=(
+                cat.text(f"symptom.{d.symptom.value}", lang) if d.symptom is not None else None
+            ),
         )
         if q is not None
         else None
@@ -208,6 +213,15 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
         checks=checks,
         probes=[_probe(p) for p in d.probes],
         path=_path(cat, lang, d.path) if d.path is not None else None,
+        walk=[
+            WalkRow(
+                step=w.step,
+                status=w.status,
+                detail=cat.render(w.detail, lang),
+                checks=list(w.checks),
+            )
+            for w in d.walk
+        ],
         exit_status=d.verdict.exit_status,
         labels=labels,
     )

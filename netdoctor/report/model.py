@@ -26,6 +26,7 @@ __all__ = [
     "RunbookStepRow",
     "StepRow",
     "ToolInfo",
+    "WalkRow",
 ]
 
 SCHEMA_VERSION = 1
@@ -60,6 +61,10 @@ class QuestionRow(_R):
     port: int | None = None
     protocol: str | None = None
     symptom: str | None = None
+    # What the failure tells, from the probes or the symptom text (netdoctor.checks.workload):
+    # refused | timeout | host-unreachable | net-unreachable | dns-failure; and in words.
+    observed: str | None = None
+    observed_meaning: str | None = None
 
 
 class EvidenceRow(_R):
@@ -130,6 +135,20 @@ class PathRow(_R):
     hops: list[HopRow]
 
 
+class WalkRow(_R):
+    """One step of the way to a Service target (``Report.walk``), in the order a connection
+    meets them: dns, service, selector, endpoints, target-port, kube-proxy, policy."""
+
+    step: str
+    status: str  # ok | failed | skipped | not-checked
+    detail: str
+    checks: list[str] = msgspec.field(default_factory=list)  # the check ids judging this step
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
 class ProbeRow(_R):
     name: str
     kind: str
@@ -184,6 +203,7 @@ class Report(_R, kw_only=True):
     checks: list[CheckRow] = msgspec.field(default_factory=list)
     probes: list[ProbeRow] = msgspec.field(default_factory=list)
     path: PathRow | None = None
+    walk: list[WalkRow] = msgspec.field(default_factory=list)  # a Service target's steps
     exit_status: int = 0
     runbook: RunbookRunRow | None = None  # present when a symptom chose a runbook
     labels: dict[str, str] = msgspec.field(default_factory=dict)  # headings in the language

@@ -93,6 +93,9 @@ class _MarkdownRenderer:
             self.heading(2, self.label("other_findings" if root is not None else "findings"))
             for finding in others:
                 self.other_finding(finding)
+        if r.walk:
+            self.heading(2, self.label("walk"))
+            self.walk()
         if r.runbook is not None:
             self.heading(2, self.label("runbook"))
             self.runbook_run()
@@ -146,6 +149,8 @@ class _MarkdownRenderer:
             if q.symptom:
                 route += f" · {md_cell(q.symptom)}"
             lines.append(self.field("question", route))
+            if q.observed_meaning:
+                lines.append(self.field("observed", md_cell(q.observed_meaning)))
         inp = r.input
         where = " ".join(md_cell(x) for x in (inp.kind, inp.path) if x)
         where += "".join(f" · {md_cell(x)}" for x in (inp.cluster, inp.collected_at) if x)
@@ -230,6 +235,21 @@ class _MarkdownRenderer:
                     md_cell(hop.stage),
                     f"**{verdict}**" if hop.drop else verdict,
                     md_cell(hop.detail),
+                ]
+            )
+        self.out += _table(headers, rows)
+
+    def walk(self) -> None:
+        headers = ["#"] + [self.label(k) for k in ("col.step", "col.status", "col.detail")]
+        rows = []
+        for n, step in enumerate(self.report.walk, 1):
+            status = self.word("walk", step.status)
+            rows.append(
+                [
+                    str(n),
+                    self.word("step", step.step),
+                    f"**{status}**" if step.failed else status,
+                    md_cell(step.detail),
                 ]
             )
         self.out += _table(headers, rows)

@@ -68,12 +68,16 @@ LABEL_KEYS: tuple[str, ...] = (
     "col.node",
     "col.stage",
     "col.verdict",
+    "walk",
+    "col.step",
+    "observed",
 )
 
 _VERDICT_STYLE = {"broken": "bold red", "healthy": "bold green", "inconclusive": "bold yellow"}
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "blue"}
 _STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "yellow", "error": "bold magenta"}
 _HOP_STYLE = {"pass": "green", "drop": "bold red", "unknown": "yellow"}
+_WALK_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow", "not-checked": "dim"}
 _PATH_STYLE = {"delivered": "bold green", "dropped": "bold red", "unknown": "bold yellow"}
 _PROBE_OK = frozenset({"ok", "pass", "passed", "success", "succeeded", "reachable", "delivered"})
 _PROBE_FAIL = frozenset(
@@ -156,6 +160,9 @@ class _TextRenderer:
             self.section("other_findings" if root is not None else "findings")
             for finding in others:
                 self.other_finding(finding)
+        if r.walk:
+            self.section("walk")
+            self.walk()
         if r.runbook is not None:
             self.section("runbook")
             self.runbook_run()
@@ -250,6 +257,8 @@ class _TextRenderer:
             if q.symptom:
                 parts += [self.sep(), clean_line(q.symptom)]
             self.line(*parts)
+            if q.observed_meaning:
+                self.line(self.name("observed"), clean_line(q.observed_meaning))
         inp = r.input
         where = [clean_line(x) for x in (inp.kind, inp.path) if x]
         extra = [clean_line(x) for x in (inp.cluster, inp.collected_at) if x]
@@ -408,6 +417,18 @@ class _TextRenderer:
             for fix in named.fix:
                 if fix.command:
                     self.command(fix.command, indent=6)
+
+    def walk(self) -> None:
+        table = self.table("#", "col.step", "col.status", "col.detail")
+        for n, step in enumerate(self.report.walk, 1):
+            table.add_row(
+                str(n),
+                self.word("step", step.step),
+                self.styled(step.status, _WALK_STYLE, "walk"),
+                clean_line(step.detail),
+                style="bold" if step.failed else "",
+            )
+        self.print_indented(table, 2)
 
     def probes(self) -> None:
         from rich.text import Text

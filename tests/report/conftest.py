@@ -75,6 +75,9 @@ LABELS: dict[str, dict[str, str]] = {
         "col.node": "Node",
         "col.stage": "Stage",
         "col.verdict": "Verdict",
+        "walk": "Service path (the steps a connection takes)",
+        "col.step": "Step",
+        "observed": "Observed",
     },
     "zh": {
         "question": "问题",
@@ -115,6 +118,9 @@ LABELS: dict[str, dict[str, str]] = {
         "col.node": "节点",
         "col.stage": "阶段",
         "col.verdict": "结论",
+        "walk": "Service 路径（连接依次经过的环节）",
+        "col.step": "环节",
+        "observed": "现象",
     },
 }
 

@@ -51,7 +51,16 @@ def test_json_has_the_contract_keys_in_the_struct_order(broken_en: Report) -> No
     assert [k for k in doc if k in CONTRACT_TOP] == CONTRACT_TOP
     assert list(doc["tool"]) == ["name", "version"]
     assert {"kind", "path", "notes"} <= set(doc["input"])
-    assert list(doc["question"]) == ["from", "to", "port", "protocol", "symptom"]
+    # The contract's keys first, in order; then the added ones (what the symptom tells).
+    assert list(doc["question"]) == [
+        "from",
+        "to",
+        "port",
+        "protocol",
+        "symptom",
+        "observed",
+        "observedMeaning",
+    ]
     for finding in doc["findings"]:
         assert [k for k in finding if k in CONTRACT_FINDING] == CONTRACT_FINDING
         assert {"kind", "name"} <= set(finding["subject"])
