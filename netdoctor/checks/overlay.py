@@ -116,9 +116,15 @@ def _route_evidence(snap: Snapshot, node: str, what: str, route: Route | None) -
         source=snap.node_source(node, "ip_route"),
         object=f"Node/{node}",
         field=f"route to {what}",
-        value=route_text(route) if route else "none",
+        value=_route_line(route) if route else "none",
         node=node,
     )
+
+
+def _route_line(r: Route) -> str:
+    """A route as ``ip route`` prints it, its type first when not unicast (``blackhole ...``)."""
+    text = route_text(r)
+    return f"{r.type} {text}" if r.type not in (None, "unicast") else text
 
 
 def _main_routes(facts: NetFacts) -> list[Route]:
@@ -339,7 +345,7 @@ def _calico_expected(ctx: Context, node: str, peer: Node) -> list[_Expected] | N
             source=snap.node_source(pname, "ip_route"),
             object=f"Node/{pname}",
             field="Calico block (blackhole route)",
-            value=route_text(r),
+            value=_route_line(r),
             node=pname,
         )
         add = f"ip route replace {net} via {gw} {via}".rstrip()
@@ -444,7 +450,7 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
                     "peer": pname,
                     "prefix": prefixes,
                     "gateway": expected,
-                    "route": ", ".join(route_text(r) for _, (_, r) in problems if r) or "none",
+                    "route": ", ".join(_route_line(r) for _, (_, r) in problems if r) or "none",
                 },
                 evidence=tuple(ev),
                 fix=tuple(fix),
@@ -1336,10 +1342,8 @@ def pod_cidr_missing(ctx: Context) -> Iterator[Yielded]:
             Action(
                 message=Message("fix.overlay.podcidr_allocate", {"cidr": cidr_text}),
                 command=(
-                    "edit /etc/kubernetes/manifests/kube-controller-manager.yaml: "
-                    f"--allocate-node-cidrs=true --cluster-cidr={cidr_text}"
-                    " (new clusters: kubeadm init --pod-network-cidr="
-                    f"{cidr_text})"
+                    "kubeadm init phase control-plane controller-manager"
+                    f" --pod-network-cidr={cidr_text}"
                 ),
             )
         )
@@ -1640,10 +1644,7 @@ def _overlap_fix(
                     "fix.overlay.overlap_docker",
                     {"iface": iface, "nodes": ", ".join(nodes), "bip": gw},
                 ),
-                command=(
-                    "# merge into any existing /etc/docker/daemon.json\n"
-                    f"echo '{conf}' > /etc/docker/daemon.json && systemctl restart docker"
-                ),
+                command=f"echo '{conf}' > /etc/docker/daemon.json && systemctl restart docker",
             )
         )
     elif kind == "iface" and iface.startswith("br-"):
@@ -1657,18 +1658,31 @@ def _overlap_fix(
             )
         )
     target = str(free) if free else "<a free range>"
-    if _cni(ctx) == "calico":
-        manifest = (
-            "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: new-pool\n"
-            f"spec:\n  cidr: {target}\n  natOutgoing: true\n  nodeSelector: all()"
-        )
-        old = pool.evidence.object.removeprefix("IPPool/")
+    old = pool.evidence.object.removeprefix("IPPool/")
+    ippool = next((p for p in ctx.snapshot.ippools or () if p.metadata.name == old), None)
+    if ippool is not None:
+        spec: dict[str, Any] = {
+            "cidr": target,
+            "ipipMode": ippool.spec.ipip_mode,
+            "vxlanMode": ippool.spec.vxlan_mode,
+            "natOutgoing": ippool.spec.nat_outgoing,
+            "nodeSelector": ippool.spec.node_selector or "all()",
+        }
+        if ippool.spec.block_size:
+            spec["blockSize"] = ippool.spec.block_size
+        new = {
+            "apiVersion": "projectcalico.org/v3",
+            "kind": "IPPool",
+            "metadata": {"name": f"{old}-moved"},
+            "spec": spec,
+        }
+        disable = json.dumps({"spec": {"disabled": True}}, separators=(",", ":"))
         out.append(
             Action(
                 message=Message("fix.overlay.overlap_calico_pool", {"free": target, "pool": old}),
                 command=(
-                    f"calicoctl create -f - <<'EOF'\n{manifest}\nEOF\n"
-                    f'calicoctl patch ippool {old} -p \'{{"spec":{{"disabled":true}}}}\''
+                    f"echo '{json.dumps(new, separators=(',', ':'))}' | calicoctl create -f -"
+                    f" && calicoctl patch ippool {old} -p '{disable}'"
                 ),
             )
         )
