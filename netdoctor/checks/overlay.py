@@ -269,13 +269,21 @@ def _calico_blocks(facts: NetFacts | None) -> list[Route]:
 
 @dataclass(frozen=True)
 class _Expected:
-    """A route a node must have to one peer's pod network."""
+    """A route every other node must have to one peer's pod network."""
 
     prefix: IPNet
     gateways: frozenset[str]  # any of these is the peer
     preferred: str  # the gateway the agent installs
-    add: str  # the `ip route replace` that restores it
+    tunnel: str | None  # the device of an onlink tunnel route; None: the underlay
     evidence: tuple[Evidence, ...]  # where the prefix and the gateway come from
+
+    def add(self, facts: NetFacts | None) -> str:
+        """The ``ip route replace`` that restores the route on a node with these facts."""
+        head = f"ip route replace {self.prefix} via {self.preferred}"
+        if self.tunnel:
+            return f"{head} dev {self.tunnel} onlink"
+        dev = _iface_on_subnet(facts, self.preferred)
+        return f"{head} dev {dev}" if dev else head
 
 
 def _held(facts: NetFacts | None) -> set[str]:
@@ -290,31 +298,28 @@ def _held(facts: NetFacts | None) -> set[str]:
     }
 
 
-def _flannel_expected(ctx: Context, node: str, peer: Node) -> list[_Expected]:
+def _flannel_expected(ctx: Context, peer: Node) -> list[_Expected]:
     snap = ctx.snapshot
     pub = _flannel_public_ip(peer)
     backend = _flannel_backend(ctx, peer)
     out: list[_Expected] = []
+    if pub is None:
+        return out  # the peer never registered with flannel: nobody routes to it yet
     for net in _node_pod_cidrs(peer):
         if net.version != 4:
             continue
-        ev = [_podcidr_evidence(snap, peer)]
-        if backend == "vxlan" and pub:
+        ev = (_podcidr_evidence(snap, peer), annotation_evidence(snap, peer, pub[0]))
+        if backend == "vxlan":
             vtep = str(net.network_address)  # flannel.1 holds the subnet's first address
             gws = {vtep, pub[1]}  # DirectRouting: via the public IP when on one subnet
-            ev.append(annotation_evidence(snap, peer, pub[0]))
-            add = f"ip route replace {net} via {vtep} dev flannel.1 onlink"
-            out.append(_Expected(net, frozenset(gws), vtep, add, tuple(ev)))
-        elif backend == "host-gw" and pub:
-            ev.append(annotation_evidence(snap, peer, pub[0]))
-            dev = _iface_on_subnet(snap.node_facts.get(node), pub[1])
-            add = f"ip route replace {net} via {pub[1]}" + (f" dev {dev}" if dev else "")
+            out.append(_Expected(net, frozenset(gws), vtep, "flannel.1", ev))
+        elif backend == "host-gw":
             gws = {pub[1], *_held(snap.node_facts.get(peer.metadata.name))}
-            out.append(_Expected(net, frozenset(gws), pub[1], add, tuple(ev)))
+            out.append(_Expected(net, frozenset(gws), pub[1], None, ev))
     return out
 
 
-def _calico_expected(ctx: Context, node: str, peer: Node) -> list[_Expected] | None:
+def _calico_expected(ctx: Context, peer: Node) -> list[_Expected] | None:
     """None when the peer's blocks are unknown (its ip-route.json is missing)."""
     snap = ctx.snapshot
     pname = peer.metadata.name
@@ -324,16 +329,14 @@ def _calico_expected(ctx: Context, node: str, peer: Node) -> list[_Expected] | N
     addrs = _calico_addresses(snap, peer)
     gws = {*peer.internal_ips, *(v for k, v in addrs.items() if k != "vxlan_mac")}
     gws.update(_held(pfacts))
-    nfacts = snap.node_facts.get(node)
-    has_dev = {i.ifname for i in (nfacts.interfaces or ())} if nfacts else set()
     peer_ip = addrs.get("address") or (peer.internal_ips[0] if peer.internal_ips else None)
-    if "vxlan" in addrs and "vxlan.calico" in has_dev:
-        gw, via = addrs["vxlan"], "dev vxlan.calico onlink"
-    elif peer_ip and "ipip" in addrs and "tunl0" in has_dev:
-        gw, via = peer_ip, "dev tunl0 onlink"
+    tunnel: str | None
+    if "vxlan" in addrs:
+        gw, tunnel = addrs["vxlan"], "vxlan.calico"
+    elif peer_ip and "ipip" in addrs:
+        gw, tunnel = peer_ip, "tunl0"
     elif peer_ip:
-        dev = _iface_on_subnet(nfacts, peer_ip)
-        gw, via = peer_ip, (f"dev {dev}" if dev else "")
+        gw, tunnel = peer_ip, None
     else:
         return []
     out = []
@@ -348,16 +351,15 @@ def _calico_expected(ctx: Context, node: str, peer: Node) -> list[_Expected] | N
             value=_route_line(r),
             node=pname,
         )
-        add = f"ip route replace {net} via {gw} {via}".rstrip()
-        out.append(_Expected(net, frozenset(gws), gw, add, (ev,)))
+        out.append(_Expected(net, frozenset(gws), gw, tunnel, (ev,)))
     return out
 
 
-def _route_problem(facts: NetFacts, want: _Expected) -> tuple[str, Route | None] | None:
+def _route_problem(
+    main: list[Route], exact: dict[IPNet, list[Route]], want: _Expected
+) -> tuple[str, Route | None] | None:
     """("missing" | "wrong", the route found) when the node cannot reach the prefix rightly."""
-    main = _main_routes(facts)
-    exact = [r for r in main if _net(r.dst) == want.prefix]
-    for r in exact:
+    for r in exact.get(want.prefix, ()):
         if r.type not in (None, "unicast"):
             return "wrong", r
         if _gateways(r) & want.gateways:
@@ -383,6 +385,12 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
         yield NotApplicable()
         return
     nodes = sorted(snap.node_by_name.values(), key=lambda n: n.metadata.name)
+    # What each peer needs from the others, worked out once (a 5,000-node cluster has 25
+    # million node pairs: each pair must cost a dictionary lookup, not a scan).
+    needed: dict[str, list[_Expected] | None] = {
+        n.metadata.name: (_flannel_expected if cni == "flannel" else _calico_expected)(ctx, n)
+        for n in nodes
+    }
     for node in nodes:
         name = node.metadata.name
         facts = snap.node_facts.get(name)
@@ -396,24 +404,24 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
             continue
         if not _agent_ready(ctx, cni, name):
             continue  # the agent writes these routes: its absence is NET-202's finding
+        main = _main_routes(facts)
+        exact: dict[IPNet, list[Route]] = defaultdict(list)
+        for r in main:
+            if (rnet := _net(r.dst)) is not None:
+                exact[rnet].append(r)
         for peer in nodes:
             pname = peer.metadata.name
-            if pname == name:
-                continue
-            if cni == "flannel":
-                wants: list[_Expected] | None = _flannel_expected(ctx, name, peer)
-            else:
-                wants = _calico_expected(ctx, name, peer)
-            if wants is None:
-                continue  # the peer's own facts are missing: its note says so
-            problems = [(w, p) for w in wants if (p := _route_problem(facts, w)) is not None]
+            wants = needed[pname]
+            if pname == name or wants is None:
+                continue  # None: the peer's own facts are missing, its note says so
+            problems = [(w, p) for w in wants if (p := _route_problem(main, exact, w)) is not None]
             if not problems:
                 continue
             kind = "wrong" if any(p[0] == "wrong" for _, p in problems) else "missing"
             prefixes = ", ".join(str(w.prefix) for w, _ in problems)
             ev: list[Evidence] = []
-            for w, (_, r) in problems:
-                ev.append(_route_evidence(snap, name, str(w.prefix), r))
+            for w, (_, found_route) in problems:
+                ev.append(_route_evidence(snap, name, str(w.prefix), found_route))
                 ev.extend(w.evidence)
             first = problems[0][0]
             pod = _pod_in(snap, pname, first.prefix)
@@ -438,7 +446,7 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
             fix.append(
                 Action(
                     message=Message("fix.overlay.route_add", {"node": name}),
-                    command="; ".join(w.add for w, _ in problems),
+                    command="; ".join(w.add(facts) for w, _ in problems),
                 )
             )
             yield Finding(
@@ -499,14 +507,13 @@ class _Vtep:
     evidence: tuple[Evidence, ...]
 
 
-def _vteps(ctx: Context, cni: str, node: str) -> list[_Vtep]:
+def _vteps(ctx: Context, cni: str) -> list[_Vtep]:
+    """Every node's VTEP as its agent announces it (read once, compared by every peer)."""
     snap = ctx.snapshot
     out = []
     dev = "flannel.1" if cni == "flannel" else "vxlan.calico"
     for peer in sorted(snap.node_by_name.values(), key=lambda n: n.metadata.name):
         pname = peer.metadata.name
-        if pname == node:
-            continue
         pfacts = snap.node_facts.get(pname)
         pdev = pfacts.interface(dev) if pfacts else None
         ev: list[Evidence] = []
@@ -579,6 +586,7 @@ def fdb_missing(ctx: Context) -> Iterator[Yielded]:
         yield NotApplicable()
         return
     dev = "flannel.1" if cni == "flannel" else "vxlan.calico"
+    vteps = _vteps(ctx, cni)
     for name in sorted(snap.node_by_name):
         facts = snap.node_facts.get(name)
         if facts is None or facts.interfaces is None or facts.interface(dev) is None:
@@ -600,11 +608,16 @@ def fdb_missing(ctx: Context) -> Iterator[Yielded]:
                 )
             )
             continue
-        for vt in _vteps(ctx, cni, name):
-            via = [r for r in _main_routes(facts) if vt.ip in _gateways(r) and dev in _devs(r)]
-            if not via:
+        through: dict[str, Route] = {}
+        for r in _main_routes(facts):
+            if dev in _devs(r):
+                for gw in _gateways(r):
+                    through.setdefault(gw, r)
+        for vt in vteps:
+            via = through.get(vt.ip)
+            if vt.peer == name or via is None:
                 continue  # no route through the tunnel to this peer: NET-204's finding
-            yield from _vtep_problem(ctx, cni, name, dev, facts, vt, via[0])
+            yield from _vtep_problem(ctx, cni, name, dev, facts, vt, via)
 
 
 def _vtep_problem(
@@ -965,8 +978,9 @@ def mtu_mismatch(ctx: Context) -> Iterator[Yielded]:
         return
     under_odd = odd_one_out({n: str(m.underlay.mtu) for n, m in seen.items()})
     pod_odd = odd_one_out({n: str(m.pod_mtu) for n, m in seen.items()})
+    smallest = min(seen.values(), key=lambda x: (x.underlay.mtu, x.node))
     for name, m in seen.items():
-        limit_node = min(seen.values(), key=lambda x: (x.underlay.mtu, x.node != name))
+        limit_node = m if m.underlay.mtu <= smallest.underlay.mtu else smallest
         limit = limit_node.underlay.mtu
         tunnel_mtu = m.tunnel.mtu if m.tunnel is not None else None
         required = limit - m.overhead
