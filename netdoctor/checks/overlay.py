@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from netdoctor.checks.common import (
@@ -277,6 +278,12 @@ class _Expected:
     tunnel: str | None  # the device of an onlink tunnel route; None: the underlay
     evidence: tuple[Evidence, ...]  # where the prefix and the gateway come from
 
+    @cached_property
+    def key(self) -> str:
+        """The prefix as ``ip -j route`` writes ``dst``: a host route without /32 or /128."""
+        net = self.prefix
+        return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
     def add(self, facts: NetFacts | None) -> str:
         """The ``ip route replace`` that restores the route on a node with these facts."""
         head = f"ip route replace {self.prefix} via {self.preferred}"
@@ -356,13 +363,13 @@ def _calico_expected(ctx: Context, peer: Node) -> list[_Expected] | None:
 
 
 def _route_problem(
-    main: list[Route], exact: dict[IPNet, list[Route]], want: _Expected
+    main: list[Route], exact: dict[str, list[Route]], want: _Expected
 ) -> tuple[str, Route | None] | None:
     """("missing" | "wrong", the route found) when the node cannot reach the prefix rightly."""
-    for r in exact.get(want.prefix, ()):
+    for r in exact.get(want.key, ()):
         if r.type not in (None, "unicast"):
             return "wrong", r
-        if _gateways(r) & want.gateways:
+        if r.gateway in want.gateways or any(h.gateway in want.gateways for h in r.nexthops):
             return None
         return "wrong", r
     cover = route_to(main, str(want.prefix.network_address))
@@ -391,6 +398,9 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
         n.metadata.name: (_flannel_expected if cni == "flannel" else _calico_expected)(ctx, n)
         for n in nodes
     }
+    # None: the peer's own facts are missing (its note says so); it is not compared.
+    flat = [(n, w) for n, wants in needed.items() for w in wants or ()]
+    ready = _agent_ready_nodes(ctx, cni)
     for node in nodes:
         name = node.metadata.name
         facts = snap.node_facts.get(name)
@@ -402,21 +412,18 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
                 )
             )
             continue
-        if not _agent_ready(ctx, cni, name):
+        if ready is not None and name not in ready:
             continue  # the agent writes these routes: its absence is NET-202's finding
         main = _main_routes(facts)
-        exact: dict[IPNet, list[Route]] = defaultdict(list)
+        exact: dict[str, list[Route]] = defaultdict(list)
         for r in main:
-            if (rnet := _net(r.dst)) is not None:
-                exact[rnet].append(r)
-        for peer in nodes:
-            pname = peer.metadata.name
-            wants = needed[pname]
-            if pname == name or wants is None:
-                continue  # None: the peer's own facts are missing, its note says so
-            problems = [(w, p) for w in wants if (p := _route_problem(main, exact, w)) is not None]
-            if not problems:
-                continue
+            exact[r.dst].append(r)  # ip prints prefixes canonically: compare the text
+        by_peer: dict[str, list[tuple[_Expected, tuple[str, Route | None]]]] = {}
+        for pname, w in flat:
+            if pname != name and (p := _route_problem(main, exact, w)) is not None:
+                by_peer.setdefault(pname, []).append((w, p))
+        for pname, problems in sorted(by_peer.items()):
+            peer = snap.node_by_name[pname]
             kind = "wrong" if any(p[0] == "wrong" for _, p in problems) else "missing"
             prefixes = ", ".join(str(w.prefix) for w, _ in problems)
             ev: list[Evidence] = []
@@ -477,12 +484,12 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
             )
 
 
-def _agent_ready(ctx: Context, cni: str, node: str) -> bool:
-    """False when the CNI's agent is known to the snapshot but has no Ready pod on the node."""
+def _agent_ready_nodes(ctx: Context, cni: str) -> set[str] | None:
+    """The nodes with a Ready pod of the CNI's agent; None when the agent is not known."""
     agent = ctx.cni.agent(cni)
     if agent is None or ctx.snapshot.pods is None:
-        return True
-    return any(p.spec.node_name == node and p.ready for p in agent.pods)
+        return None
+    return {p.spec.node_name for p in agent.pods if p.ready}
 
 
 def _announced_elsewhere(peer: Node) -> str | None:
