@@ -919,6 +919,16 @@ def _mtu_fix(ctx: Context, m: _Mtu, limit: int, required: int) -> list[Action]:
                 )
     elif cni == "flannel":
         ns, ds, pod = _agent_pod(ctx, "flannel", m.node)
+        if m.pod_ev.object.startswith("CNIConfig/"):  # an "mtu" in the config overrides flannel
+            fix.append(
+                Action(
+                    message=Message(
+                        "fix.overlay.mtu_flannel_delegate",
+                        {"field": m.pod_ev.field, "mtu": str(required)},
+                    ),
+                    command=f"kubectl -n {ns} edit configmap kube-flannel-cfg",
+                )
+            )
         fix.append(
             Action(
                 message=Message("fix.overlay.mtu_flannel", {"mtu": str(required)}),

@@ -443,3 +443,25 @@ def test_a_blackhole_for_the_peers_subnet_is_a_wrong_route():
     assert [(f.subject.name, f.variant, f.params["route"]) for f in fs] == [
         ("n1", "wrong", "blackhole 10.244.1.0/24")
     ]
+
+
+def test_an_mtu_set_in_flannels_cni_config_is_the_knob_printed_for_flannel():
+    conf = json.dumps(
+        {
+            "name": "cbr0",
+            "cniVersion": "0.3.1",
+            "plugins": [{"type": "flannel", "delegate": {"hairpinMode": True, "mtu": 1500}}],
+        }
+    )
+    snap = flannel_vxlan([TO_N2], [NEIGH_N2], [])
+    nf = {
+        n: msgspec.structs.replace(f, cni_files={"10-flannel.conflist": conf})
+        for n, f in snap.node_facts.items()
+    }
+    fs = found(with_(snap, node_facts=nf), "mtu-mismatch")
+    assert [(f.subject.name, f.params["pod_mtu"], f.params["required"]) for f in fs] == [
+        ("n1", "1500", "1450"),
+        ("n2", "1500", "1450"),
+    ]
+    assert fs[0].fix[0].message.key == "fix.overlay.mtu_flannel_delegate"
+    assert fs[0].fix[0].message.params["field"] == "plugins[0].delegate.mtu"
