@@ -1,6 +1,16 @@
 """Checks: one module per root-cause family; importing this package registers them all."""
 
-from netdoctor.checks import calico, cilium, cni, flannel, kubeovn, node, service, workload
+from netdoctor.checks import (
+    calico,
+    cilium,
+    cni,
+    flannel,
+    kubeovn,
+    node,
+    overlay,
+    service,
+    workload,
+)
 from netdoctor.checks.registry import REGISTRY
 
 __all__ = [
@@ -11,6 +21,7 @@ __all__ = [
     "flannel",
     "kubeovn",
     "node",
+    "overlay",
     "service",
     "workload",
 ]

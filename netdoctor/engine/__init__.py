@@ -243,6 +243,26 @@ def _on_path(f: Finding, path_nodes: frozenset[str], pods: frozenset[str]) -> bo
     return bool(path_nodes.intersection(f.nodes)) or bool(pods.intersection(f.pods))
 
 
+# A CNI agent that is down on a node is often the symptom of that node's real fault (no
+# podCIDR, BGP down, the wrong address): when another problem names the same node, it ranks
+# first and the agent's finding follows it (both are reported).
+_AGENT_FINDING = "cni-agent-unhealthy"
+
+
+def _downstream_agents(ranked: list[RankedFinding]) -> set[int]:
+    """The agent findings (by ``id()``) that share a node with another critical/warning one."""
+    named: dict[str, int] = {}
+    for r in ranked:
+        if r.finding.id != _AGENT_FINDING and r.severity is not Severity.INFO:
+            for n in r.finding.nodes:
+                named[n] = named.get(n, 0) + 1
+    return {
+        id(r)
+        for r in ranked
+        if r.finding.id == _AGENT_FINDING and any(named.get(n) for n in r.finding.nodes)
+    }
+
+
 def diagnose(
     snap: Snapshot,
     question: Question | None = None,
@@ -287,6 +307,7 @@ def diagnose(
                     code=entry.code if entry else "",
                 )
             )
+    downstream = _downstream_agents(ranked)
     ranked.sort(
         key=lambda r: (
             drop is None or r.finding.id != drop.cause,  # the cause of the hop where it dies
@@ -294,6 +315,7 @@ def diagnose(
             symptom_rank(symptom, r.finding.id),
             not r.on_path,
             r.severity.rank,
+            id(r) in downstream,
             -r.finding.confidence,
             r.code,
             r.finding.subject.ref,

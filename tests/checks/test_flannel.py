@@ -26,8 +26,10 @@ def vbox(
 ):
     c = dict(FLANNEL, args=args if args is not None else FLANNEL["args"])
     nodes = [
-        node("k8s-master1", "192.168.56.101", annotations={PUB: master_pub}),
-        node("k8s-node1", "192.168.56.102", annotations={PUB: node_pub}),
+        node(
+            "k8s-master1", "192.168.56.101", annotations={PUB: master_pub}, pod_cidr="10.244.0.0/24"
+        ),
+        node("k8s-node1", "192.168.56.102", annotations={PUB: node_pub}, pod_cidr="10.244.1.0/24"),
     ]
     owner = ("DaemonSet", "kube-flannel-ds", "uid-ds-kube-flannel-ds")
     pods = [
@@ -132,8 +134,8 @@ def test_mismatch_is_silent_without_peer_facts_to_prove_it():
 def test_when_kubelet_also_took_the_nat_address_the_iface_is_the_shared_subnet_not_the_nat():
     snap = vbox()
     nodes = [
-        node("k8s-master1", "10.0.2.15", annotations={PUB: "10.0.2.15"}),
-        node("k8s-node1", "10.0.2.15", annotations={PUB: "10.0.2.15"}),
+        node("k8s-master1", "10.0.2.15", annotations={PUB: "10.0.2.15"}, pod_cidr="10.244.0.0/24"),
+        node("k8s-node1", "10.0.2.15", annotations={PUB: "10.0.2.15"}, pod_cidr="10.244.1.0/24"),
     ]
     snap = snapshot(
         nodes=nodes,
