@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -21,6 +22,7 @@ from netdoctor.lab.cli import app as lab_app
 
 if TYPE_CHECKING:
     from netdoctor.catalog import Lang
+    from netdoctor.sources.live import LiveRead
 
 __all__ = ["app", "main"]
 
@@ -63,6 +65,41 @@ BundleFlag = Annotated[
         "--bundle", "-b", help="A bundle folder or .tar.gz (README: building a bundle by hand)."
     ),
 ]
+OptBundleFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--bundle",
+        "-b",
+        help="A bundle folder or .tar.gz (README: building a bundle by hand). "
+        "Without it, the live cluster of your kubeconfig is read.",
+    ),
+]
+LiveFlag = Annotated[
+    bool,
+    typer.Option(
+        "--live", help="Read the running cluster (the default when --bundle is not given)."
+    ),
+]
+KubeconfigFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
+        "else the in-cluster service account).",
+    ),
+]
+ContextFlag = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")]
+RequestTimeoutFlag = Annotated[
+    float,
+    typer.Option("--request-timeout", help="Seconds to wait for each API call."),
+]
+DeadlineFlag = Annotated[
+    float,
+    typer.Option("--deadline", help="Seconds the whole API read may take; then use what was read."),
+]
+PageSizeFlag = Annotated[
+    int, typer.Option("--page-size", help="Objects per list call (limit/continue pagination).")
+]
 OutputFlag = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
 WidthFlag = Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")]
 NoColorFlag = Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")]
@@ -78,7 +115,7 @@ def _lang(value: LangOpt | None) -> Lang:
 
 @app.command()
 def diagnose(
-    bundle: BundleFlag,
+    bundle: OptBundleFlag = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Source: NS/POD or node/NAME.")
     ] = None,
@@ -108,8 +145,14 @@ def diagnose(
         str,
         typer.Option("--max-bundle-size", help="Cap on what an archive may unpack to, e.g. 8G."),
     ] = "8G",
+    live: LiveFlag = False,
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    deadline: DeadlineFlag = 300.0,
+    page_size: PageSizeFlag = 500,
 ) -> None:
-    """Diagnose from a bundle: root cause, evidence, fix and how to verify it."""
+    """Diagnose a bundle, or the live cluster: root cause, evidence, fix and how to verify it."""
     from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
     from netdoctor.model.snapshot import Question
@@ -117,7 +160,15 @@ def diagnose(
     from netdoctor.report.build import build_report
     from netdoctor.sources.bundle import BundleSource
 
-    snap = BundleSource(bundle, max_total_bytes=_size(max_bundle_size, "--max-bundle-size")).load()
+    if bundle is not None and live:
+        raise UsageError("give either --bundle or --live, not both", key="live.error.source_twice")
+    if bundle is None:
+        from netdoctor.sources.live import snapshot_of
+
+        snap = snapshot_of(_live_read(kubeconfig, context, request_timeout, deadline, page_size))
+    else:
+        max_total = _size(max_bundle_size, "--max-bundle-size")
+        snap = BundleSource(bundle, max_total_bytes=max_total).load()
     question = None
     if from_ or to or port or symptom:
         base = snap.manifest.question
@@ -136,6 +187,93 @@ def diagnose(
     sys.stdout.write(text)
     sys.stdout.flush()
     raise typer.Exit(diagnosis.verdict.exit_status)
+
+
+def _live_read(
+    kubeconfig: str | None,
+    context: str | None,
+    request_timeout: float,
+    deadline: float,
+    page_size: int,
+) -> LiveRead:
+    """Read the live cluster's API objects (get/list only)."""
+    from netdoctor.sources.live import LiveSource, connect
+
+    for flag, value in (("--request-timeout", request_timeout), ("--deadline", deadline)):
+        if value <= 0:
+            raise UsageError(
+                f"{flag} {value:g}: must be positive",
+                key="error.size",
+                params={"flag": flag, "value": f"{value:g}"},
+            )
+    if page_size < 1:
+        raise UsageError(
+            f"--page-size {page_size}: must be positive",
+            key="error.size",
+            params={"flag": "--page-size", "value": str(page_size)},
+        )
+    client, _namespace, label = connect(kubeconfig, context)
+    try:
+        source = LiveSource(
+            client, label=label, page_size=page_size, timeout=request_timeout, deadline=deadline
+        )
+        read = source.fetch()
+    finally:
+        client.close()
+    return read
+
+
+@app.command()
+def collect(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write: FILE.tar.gz (or a new folder).")
+    ],
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Record the question: source NS/POD.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Record the question: destination.")
+    ] = None,
+    port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
+    symptom: Annotated[str | None, typer.Option("--symptom", help="What you saw.")] = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    deadline: DeadlineFlag = 300.0,
+    page_size: PageSizeFlag = 500,
+    lang: LangFlag = None,
+) -> None:
+    """Read the live cluster (get/list only) and write it as a bundle, secrets redacted."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.checks.endpoints import parse_port
+    from netdoctor.model.snapshot import Question
+    from netdoctor.sources.live.collect import write_bundle
+
+    if Path(output).exists():
+        raise UsageError(
+            f"{output}: already exists (collect never overwrites; choose another -o)",
+            key="live.error.out_exists",
+            params={"path": output},
+        )
+    p, proto = parse_port(port) if port else (None, "TCP")
+    question = Question(from_=from_, to=to, port=p, protocol=proto, symptom=symptom)
+    read = _live_read(kubeconfig, context, request_timeout, deadline, page_size)
+    summary = write_bundle(read, output, question)
+    cat, lg = load_catalog(), _lang(lang)
+    for nc in summary.not_collected:
+        reason = cat.text(f"input.{nc['reason']}", lg, {**nc, "detail": nc["reason"]})
+        sys.stderr.write(
+            cat.text("live.collect.skipped_kind", lg, {"file": nc["file"], "reason": reason}) + "\n"
+        )
+    params = {
+        "path": summary.path,
+        "objects": str(summary.objects),
+        "kinds": str(summary.kinds),
+        "seconds": f"{summary.seconds:.1f}",
+        "calls": str(summary.calls),
+        "redacted": str(len(summary.redactions)),
+    }
+    sys.stderr.write(cat.text("live.collect.done", lg, params) + "\n")
 
 
 @app.command(name="trace")

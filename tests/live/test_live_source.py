@@ -41,7 +41,8 @@ def test_live_snapshot_equals_the_bundle_it_serves_across_many_pages(calico):
     assert snap.version.server_version == offline.version.server_version
     assert snap.provenance["k8s.pods"] == "k8s/pods.json"
     assert snap.source_kind == "live"
-    assert snap.manifest.cluster == "context standin"
+    assert snap.manifest.cluster == "standin"
+    assert snap.source_path == api.url
     # limit=2: one call per page, so calls grow with pages.
     n_pods = len(offline.pods or ())
     assert n_pods > 2

@@ -148,7 +148,7 @@ def connect(
             contexts, current = config.list_kube_config_contexts(path)
             chosen = next((c for c in contexts if c["name"] == context), current) or {}
             ns = (chosen.get("context") or {}).get("namespace")
-            label = f"context {chosen.get('name', context or '?')}"
+            label = str(chosen.get("name") or context or "kubeconfig")
     except ConfigException as e:
         raise InputError(f"kubeconfig: {' '.join(str(e).split())}") from None
     except (OSError, ValueError) as e:

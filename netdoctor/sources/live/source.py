@@ -50,6 +50,7 @@ class LiveRead:
 
     label: str
     collected_at: str
+    server: str = ""
     results: dict[str, ListResult] = field(default_factory=dict)  # resource name -> result
     version: bytes | None = None  # `kubectl version -o json` shape
     version_note: InputNote | None = None
@@ -122,7 +123,8 @@ class LiveSource:
             self.api_client, page_size=self.page_size, timeout=self.timeout, deadline=self.deadline
         )
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        read = LiveRead(label=self.label, collected_at=now)
+        server = str(getattr(getattr(self.api_client, "configuration", None), "host", "") or "")
+        read = LiveRead(label=self.label, collected_at=now, server=server)
         try:
             status, body = reader.version()
         except TimeoutError:
@@ -198,7 +200,7 @@ def snapshot_of(read: LiveRead, *, release: bool = True) -> Snapshot:
         provenance[res.key] = res.path
     return Snapshot(
         source_kind=SOURCE_KIND,
-        source_path=read.label,
+        source_path=read.server or read.label,
         manifest=Manifest(
             collected_at=read.collected_at, collector=f"netdoctor {__version__}", cluster=read.label
         ),

@@ -1,0 +1,187 @@
+"""``netdoctor collect``: write what the live source read as a bundle (bundle-format.md, v1).
+
+sources layer. The files are the ones a person would make by hand: ``k8s/<resource>.json`` is a
+``kind: List`` with each item's ``apiVersion`` and ``kind`` (as ``kubectl get -A -o json``
+prints it, 4-space indent), ``k8s/version.json`` the server half of ``kubectl version -o
+json``, and ``bundle.yaml`` the manifest with ``redacted: true``, the list of redacted values
+(``redactions``) and the kinds that could not be read (``notCollected``, with the reason and
+the permission), which readers ignore. Secrets are never read, kubeconfig never written.
+
+The output is a ``.tar.gz`` / ``.tgz`` (members at the top level) or a new folder. It is
+written beside its final name and renamed into place, so an interrupted collect leaves no
+half-written bundle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from netdoctor import __version__
+from netdoctor.errors import UsageError
+from netdoctor.model.snapshot import Question
+from netdoctor.sources.live.api import API_PATHS
+from netdoctor.sources.live.redact import redact_object
+from netdoctor.sources.live.source import _REASON, LIVE_RESOURCES, LiveRead
+
+__all__ = ["CollectSummary", "bundle_files", "write_bundle"]
+
+
+class _Items(msgspec.Struct):
+    kind: str = ""
+    api_version: str = msgspec.field(default="", name="apiVersion")
+    items: list[dict[str, Any]] | None = None
+
+
+_items_decoder = msgspec.json.Decoder(_Items)
+
+
+@dataclass
+class CollectSummary:
+    path: str
+    kinds: int = 0
+    objects: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    redactions: list[str] = field(default_factory=list)
+    not_collected: list[dict[str, str]] = field(default_factory=list)
+
+
+def _q(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _manifest(read: LiveRead, question: Question | None, summary: CollectSummary) -> bytes:
+    lines = [
+        "formatVersion: 1",
+        f"collectedAt: {_q(read.collected_at)}",
+        f"collector: {_q('netdoctor ' + __version__)}",
+        f"cluster: {_q(read.label)}",
+    ]
+    if question is not None and not question.empty:
+        lines.append("question:")
+        if question.from_:
+            lines.append(f"  from: {_q(question.from_)}")
+        if question.to:
+            lines.append(f"  to: {_q(question.to)}")
+        if question.port:
+            lines.append(f"  port: {_q(f'{question.port}/{question.protocol.lower()}')}")
+        if question.symptom:
+            lines.append(f"  symptom: {_q(question.symptom)}")
+    lines.append("redacted: true")
+    lines.append("redactions:" + ("" if summary.redactions else " []"))
+    lines += [f"  - {_q(r)}" for r in summary.redactions]
+    lines.append("notCollected:" + ("" if summary.not_collected else " []"))
+    for nc in summary.not_collected:
+        lines.append(f"  - file: {_q(nc['file'])}")
+        lines.append(f"    reason: {_q(nc['reason'])}")
+        lines.append(f"    permission: {_q(nc['permission'])}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bundle_files(
+    read: LiveRead, question: Question | None, summary: CollectSummary
+) -> list[tuple[str, bytes]]:
+    """The bundle's files (path, content), redacted; fills ``summary``."""
+    files: list[tuple[str, bytes]] = []
+    if read.version is not None:
+        files.append(("k8s/version.json", read.version))
+    for res in LIVE_RESOURCES:
+        r = read.results.get(res.name)
+        if r is None:
+            continue
+        if not r.ok:
+            if r.status != "not-found" or res.name in ("nodes", "pods", "services"):
+                summary.not_collected.append(
+                    {
+                        "file": res.path,
+                        "reason": _REASON[r.status],
+                        "permission": f"list {API_PATHS[res.name][1]}",
+                    }
+                )
+            continue
+        items: list[dict[str, Any]] = []
+        api_version = ""
+        for page in r.pages:
+            lst = _items_decoder.decode(page)
+            kind = lst.kind.removesuffix("List") or "Object"
+            api_version = lst.api_version
+            for obj in lst.items or ():
+                redact_object(obj, kind, res.path, summary.redactions)
+                items.append({"apiVersion": api_version, "kind": kind, **obj})
+        r.pages = []
+        doc = {
+            "apiVersion": "v1",
+            "items": items,
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+        }
+        files.append((res.path, msgspec.json.format(msgspec.json.encode(doc), indent=4) + b"\n"))
+        summary.kinds += 1
+        summary.objects += len(items)
+    files.insert(0, ("bundle.yaml", _manifest(read, question, summary)))
+    return files
+
+
+def write_bundle(
+    read: LiveRead, out: str | Path, question: Question | None = None
+) -> CollectSummary:
+    """Write ``out`` (``.tar.gz``/``.tgz`` archive, else a new folder); never overwrites."""
+    out = Path(out)
+    if out.exists():
+        raise UsageError(
+            f"{out}: already exists (collect never overwrites; choose another -o)",
+            key="live.error.out_exists",
+            params={"path": str(out)},
+        )
+    summary = CollectSummary(path=str(out), calls=read.calls)
+    start = time.monotonic()
+    files = bundle_files(read, question, summary)
+    parent = out.parent if str(out.parent) else Path(".")
+    archive = out.name.endswith((".tar.gz", ".tgz"))
+    if archive:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=parent)
+        try:
+            with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tf:
+                dirs: set[str] = set()
+                mtime = int(time.time())
+                for rel, data in files:
+                    parts = rel.split("/")[:-1]
+                    for i in range(1, len(parts) + 1):
+                        d = "/".join(parts[:i])
+                        if d not in dirs:
+                            dirs.add(d)
+                            info = tarfile.TarInfo(d)
+                            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+                            tf.addfile(info)
+                    info = tarfile.TarInfo(rel)
+                    info.size, info.mode, info.mtime = len(data), 0o644, mtime
+                    tf.addfile(info, io.BytesIO(data))
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    else:
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        try:
+            for rel, data in files:
+                p = tmpdir / rel
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(data)
+            os.replace(tmpdir, out)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            raise
+    summary.seconds = read.seconds + (time.monotonic() - start)
+    return summary
