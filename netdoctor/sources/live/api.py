@@ -140,7 +140,8 @@ def connect(
             path = path or default
             if not os.path.exists(path):
                 raise UsageError(
-                    f"{path}: no kubeconfig (give --kubeconfig FILE, or run inside the cluster)",
+                    f"{path}: no kubeconfig; to read the live cluster give --kubeconfig FILE "
+                    "(or run inside it), or diagnose a bundle with --bundle B",
                     key="live.error.no_kubeconfig",
                     params={"path": path},
                 )

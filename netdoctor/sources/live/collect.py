@@ -14,22 +14,26 @@ half-written bundle.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
 from netdoctor import __version__
 from netdoctor.errors import UsageError
 from netdoctor.model.snapshot import Question
-from netdoctor.sources.live.api import API_PATHS
+from netdoctor.sources.bundle import CORE_RESOURCES
+from netdoctor.sources.live.api import API_PATHS, ListResult
 from netdoctor.sources.live.redact import redact_object
 from netdoctor.sources.live.source import _REASON, LIVE_RESOURCES, LiveRead
 
@@ -90,17 +94,24 @@ def _manifest(read: LiveRead, question: Question | None, summary: CollectSummary
 
 def bundle_files(
     read: LiveRead, question: Question | None, summary: CollectSummary
-) -> list[tuple[str, bytes]]:
-    """The bundle's files (path, content), redacted; fills ``summary``."""
-    files: list[tuple[str, bytes]] = []
+) -> Iterator[tuple[str, bytes | BinaryIO]]:
+    """The bundle's files (path, content), redacted, one at a time; fills ``summary``.
+
+    A list file comes as a temporary file (at its end) rather than bytes: pods.json of a
+    150,000-pod cluster is most of a GiB.
+
+    ``bundle.yaml`` comes last: it lists what was redacted. Each kind's pages are released as
+    they are written, and the cyclic GC is paused while the objects are built (as in
+    ``snapshot_of``), so 150,000 pods stay within the memory and time of one read.
+    """
     if read.version is not None:
-        files.append(("k8s/version.json", read.version))
+        yield "k8s/version.json", read.version
     for res in LIVE_RESOURCES:
         r = read.results.get(res.name)
         if r is None:
             continue
         if not r.ok:
-            if r.status != "not-found" or res.name in ("nodes", "pods", "services"):
+            if r.status != "not-found" or res.key in CORE_RESOURCES:
                 summary.not_collected.append(
                     {
                         "file": res.path,
@@ -109,27 +120,46 @@ def bundle_files(
                     }
                 )
             continue
-        items: list[dict[str, Any]] = []
-        api_version = ""
-        for page in r.pages:
-            lst = _items_decoder.decode(page)
-            kind = lst.kind.removesuffix("List") or "Object"
-            api_version = lst.api_version
-            for obj in lst.items or ():
-                redact_object(obj, kind, res.path, summary.redactions)
-                items.append({"apiVersion": api_version, "kind": kind, **obj})
-        r.pages = []
-        doc = {
-            "apiVersion": "v1",
-            "items": items,
-            "kind": "List",
-            "metadata": {"resourceVersion": ""},
-        }
-        files.append((res.path, msgspec.json.format(msgspec.json.encode(doc), indent=4) + b"\n"))
+        with tempfile.TemporaryFile() as spool:
+            _list_file(r, res.path, summary, spool)
+            yield res.path, spool
         summary.kinds += 1
-        summary.objects += len(items)
-    files.insert(0, ("bundle.yaml", _manifest(read, question, summary)))
-    return files
+    yield "bundle.yaml", _manifest(read, question, summary)
+
+
+def _list_file(r: ListResult, file: str, summary: CollectSummary, out: BinaryIO) -> None:
+    """``kubectl get -A -o json`` of one kind: a ``kind: List``, 4-space indent, items typed."""
+    out.write(b'{\n    "apiVersion": "v1",\n    "items": [')
+    first = True
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i, page in enumerate(r.pages):
+            lst = _items_decoder.decode(page)
+            r.pages[i] = b""
+            kind = lst.kind.removesuffix("List") or "Object"
+            for obj in lst.items or ():
+                redact_object(obj, kind, file, summary.redactions)
+                typed = {"apiVersion": obj.pop("apiVersion", lst.api_version), "kind": kind, **obj}
+                body = msgspec.json.format(_encode(typed), indent=4).replace(b"\n", b"\n        ")
+                out.write(b"\n        " if first else b",\n        ")
+                out.write(body)
+                first = False
+                summary.objects += 1
+            del lst
+    finally:
+        if was_enabled:
+            gc.enable()
+    r.pages = []
+    out.write(_LIST_END)
+
+
+_LIST_END = (
+    b'\n    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n'
+)
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def write_bundle(
@@ -151,7 +181,10 @@ def write_bundle(
     if archive:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=parent)
         try:
-            with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tf:
+            with (
+                os.fdopen(fd, "wb") as fh,
+                tarfile.open(fileobj=fh, mode="w:gz", compresslevel=1) as tf,
+            ):
                 dirs: set[str] = set()
                 mtime = int(time.time())
                 for rel, data in files:
@@ -164,8 +197,14 @@ def write_bundle(
                             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
                             tf.addfile(info)
                     info = tarfile.TarInfo(rel)
-                    info.size, info.mode, info.mtime = len(data), 0o644, mtime
-                    tf.addfile(info, io.BytesIO(data))
+                    info.mode, info.mtime = 0o644, mtime
+                    if isinstance(data, bytes):
+                        info.size = len(data)
+                        tf.addfile(info, io.BytesIO(data))
+                    else:
+                        info.size = data.tell()
+                        data.seek(0)
+                        tf.addfile(info, data)
             os.replace(tmp, out)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -176,11 +215,14 @@ def write_bundle(
             for rel, data in files:
                 p = tmpdir / rel
                 p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(data)
+                if isinstance(data, bytes):
+                    p.write_bytes(data)
+                else:
+                    data.seek(0)
+                    with p.open("wb") as fh:
+                        shutil.copyfileobj(data, fh, 1 << 20)
             os.replace(tmpdir, out)
         except BaseException:
-            import shutil
-
             shutil.rmtree(tmpdir, ignore_errors=True)
             raise
     summary.seconds = read.seconds + (time.monotonic() - start)

@@ -17,6 +17,7 @@ Every replacement is recorded as ``<file>: <object> <field>`` for the manifest.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Final
 
 __all__ = ["REDACTED", "looks_secret", "redact_object"]
@@ -27,6 +28,7 @@ _PART: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _ALWAYS: Final = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
 
+@lru_cache(maxsize=4096)  # the same few names repeat on every pod
 def looks_secret(name: str) -> bool:
     """Whether a variable, annotation or data key name has a secret-looking word part."""
     for part in _PART.findall(name):

@@ -14,6 +14,7 @@ likewise leave a note. Only "cannot reach the API server at all" is an error.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -173,7 +174,22 @@ class LiveSource:
 
 
 def snapshot_of(read: LiveRead, *, release: bool = True) -> Snapshot:
-    """Decode a LiveRead into a Snapshot (``release``: drop each kind's pages once decoded)."""
+    """Decode a LiveRead into a Snapshot (``release``: drop each kind's pages once decoded).
+
+    The cyclic garbage collector is paused meanwhile: decoding creates hundreds of thousands
+    of objects that all stay alive, and each collection it triggers would walk all of them
+    again (150,000 pods: 13 s with it, 5 s without).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _snapshot_of(read, release)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _snapshot_of(read: LiveRead, release: bool) -> Snapshot:
     fields: dict[str, Any] = {}
     custom: dict[str, tuple[GenericObject, ...]] = {}
     provenance: dict[str, str] = {}
