@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -100,6 +101,27 @@ DeadlineFlag = Annotated[
 PageSizeFlag = Annotated[
     int, typer.Option("--page-size", help="Objects per list call (limit/continue pagination).")
 ]
+NodeFactsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--node-facts",
+        help="Also run the node commands (ip, sysctl, iptables-save) on the question's nodes, "
+        "by exec into the CNI agent pod or a short-lived debug pod (creates pods).",
+    ),
+]
+AllNodesFlag = Annotated[
+    bool, typer.Option("--all-nodes", help="Like --node-facts, on every node.")
+]
+DebugImageFlag = Annotated[
+    str,
+    typer.Option("--debug-image", help="Image of the debug pods (a private mirror works)."),
+]
+DebugNamespaceFlag = Annotated[
+    str, typer.Option("--debug-namespace", help="Namespace the debug pods are created in.")
+]
+NodeTimeoutFlag = Annotated[
+    float, typer.Option("--node-timeout", help="Seconds allowed per node for its commands.")
+]
 OutputFlag = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
 WidthFlag = Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")]
 NoColorFlag = Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")]
@@ -151,6 +173,11 @@ def diagnose(
     request_timeout: RequestTimeoutFlag = 30.0,
     deadline: DeadlineFlag = 300.0,
     page_size: PageSizeFlag = 500,
+    node_facts: NodeFactsFlag = False,
+    all_nodes: AllNodesFlag = False,
+    debug_image: DebugImageFlag = "nicolaka/netshoot",
+    debug_namespace: DebugNamespaceFlag = "netdoctor",
+    node_timeout: NodeTimeoutFlag = 60.0,
 ) -> None:
     """Diagnose a bundle, or the live cluster: root cause, evidence, fix and how to verify it."""
     from netdoctor.checks.endpoints import parse_port
@@ -165,7 +192,15 @@ def diagnose(
     if bundle is None:
         from netdoctor.sources.live import snapshot_of
 
-        snap = snapshot_of(_live_read(kubeconfig, context, request_timeout, deadline, page_size))
+        nodes = _NodeOpts(
+            "all" if all_nodes else ("question" if node_facts else None),
+            (from_, to),
+            debug_image,
+            debug_namespace,
+            node_timeout,
+        )
+        read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
+        snap = snapshot_of(read)
     else:
         max_total = _size(max_bundle_size, "--max-bundle-size")
         snap = BundleSource(bundle, max_total_bytes=max_total).load()
@@ -195,8 +230,9 @@ def _live_read(
     request_timeout: float,
     deadline: float,
     page_size: int,
+    nodes: _NodeOpts | None = None,
 ) -> LiveRead:
-    """Read the live cluster's API objects (get/list only)."""
+    """Read the live cluster's API objects (get/list only), then node facts when asked."""
     from netdoctor.sources.live import LiveSource, connect
 
     for flag, value in (("--request-timeout", request_timeout), ("--deadline", deadline)):
@@ -218,9 +254,69 @@ def _live_read(
             client, label=label, page_size=page_size, timeout=request_timeout, deadline=deadline
         )
         read = source.fetch()
+        if nodes is not None and nodes.mode is not None:
+            _node_facts(client, read, nodes, request_timeout)
     finally:
         client.close()
     return read
+
+
+@dataclass
+class _NodeOpts:
+    mode: str | None  # "question" | "all" | None
+    ends: tuple[str | None, str | None]
+    image: str
+    namespace: str
+    timeout: float
+
+
+def _node_facts(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: float) -> None:
+    """Run the node commands on the nodes that matter; results and notes land in ``read``."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.sources.live import snapshot_of
+    from netdoctor.sources.live.nodes import NodeCollector, NodeResult, question_nodes
+
+    snap = snapshot_of(read, release=False)
+    if opts.mode == "all":
+        names = sorted(snap.node_by_name)
+    else:
+        names = question_nodes(snap, opts.ends)
+        if not names:
+            raise UsageError(
+                "--node-facts: the question names no node or pod to collect from; "
+                "give --from/--to, or use --all-nodes",
+                key="live.error.no_question_nodes",
+            )
+    cat, lang, done = load_catalog(), _lang(None), [0]
+    tty = sys.stderr.isatty()
+
+    def progress(r: NodeResult) -> None:
+        done[0] += 1
+        params = {
+            "done": str(done[0]),
+            "total": str(len(names)),
+            "node": r.node,
+            "via": r.via or "-",
+            "files": str(len(r.files)),
+        }
+        line = cat.text("live.nodes.progress", lang, params)
+        sys.stderr.write("\r\x1b[K" + line if tty else line + "\n")
+        if tty and done[0] == len(names):
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    collector = NodeCollector(
+        client,
+        namespace=opts.namespace,
+        image=opts.image,
+        timeout=opts.timeout,
+        request_timeout=request_timeout,
+        progress=progress,
+    )
+    results = collector.collect(snap, names)
+    for node, r in results.items():
+        read.node_files[node] = r.files
+        read.node_notes.extend(r.notes)
 
 
 @app.command()
@@ -241,9 +337,16 @@ def collect(
     request_timeout: RequestTimeoutFlag = 30.0,
     deadline: DeadlineFlag = 300.0,
     page_size: PageSizeFlag = 500,
+    node_facts: NodeFactsFlag = False,
+    all_nodes: AllNodesFlag = False,
+    debug_image: DebugImageFlag = "nicolaka/netshoot",
+    debug_namespace: DebugNamespaceFlag = "netdoctor",
+    node_timeout: NodeTimeoutFlag = 60.0,
     lang: LangFlag = None,
 ) -> None:
-    """Read the live cluster (get/list only) and write it as a bundle, secrets redacted."""
+    """Read the live cluster and write it as a bundle, secrets redacted.
+
+    Only get/list calls, unless --node-facts / --all-nodes (which create pods)."""
     from netdoctor.catalog import load_catalog
     from netdoctor.checks.endpoints import parse_port
     from netdoctor.model.snapshot import Question
@@ -257,7 +360,14 @@ def collect(
         )
     p, proto = parse_port(port) if port else (None, "TCP")
     question = Question(from_=from_, to=to, port=p, protocol=proto, symptom=symptom)
-    read = _live_read(kubeconfig, context, request_timeout, deadline, page_size)
+    nodes = _NodeOpts(
+        "all" if all_nodes else ("question" if node_facts else None),
+        (from_, to),
+        debug_image,
+        debug_namespace,
+        node_timeout,
+    )
+    read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
     summary = write_bundle(read, output, question)
     cat, lg = load_catalog(), _lang(lang)
     for nc in summary.not_collected:

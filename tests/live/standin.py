@@ -12,12 +12,21 @@ Faults are programmable per resource (the bundle name, ``networkpolicies.network
 ``403``, ``404``, ``500`` (always), ``500-once``, ``410-once`` (the first stale ``continue`` is
 answered 410 Gone), ``410`` (every ``continue``), ``hang`` (never answers until the server
 stops), ``slow:SECONDS`` (each page waits). ``calls`` counts requests per path.
+
+Node facts: ``POST/GET/DELETE /api/v1/namespaces/NS/pods[/NAME]`` for debug pods (kept in
+``created``; ``deleted`` lists what was deleted), a label-selector list of them, and exec over
+a websocket (subprotocol ``v4.channel.k8s.io``, frames from the ``websockets`` library): the
+command's stdout (channel 1) is the bundle's ``nodes/<node>/<file>`` for the pod's node, found
+through the command that writes that file; then the ``Status`` on channel 3. ``faults["exec"]``
+may be ``hang`` (no answer until the server stops) or ``fail`` (exit status 1, stderr).
+``execs`` records (pod, argv) of every exec.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets as _secrets
 import threading
 import time
 from collections import Counter
@@ -27,8 +36,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+from websockets.frames import Frame, Opcode
+from websockets.utils import accept_key
 
 from netdoctor.sources.live.api import API_PATHS
+from netdoctor.sources.live.nodes import NODE_COMMANDS
 
 # list path -> (bundle resource name, List kind, apiVersion)
 _KINDS = {
@@ -96,6 +108,10 @@ class StandIn:
         self.calls: Counter[str] = Counter()
         self.auth: list[str] = []
         self.resource_version = "4242"
+        self.bundle: Path | None = None
+        self.created: dict[tuple[str, str], dict[str, Any]] = {}
+        self.deleted: list[str] = []
+        self.execs: list[tuple[str, tuple[str, ...]]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._fired: set[str] = set()
@@ -128,7 +144,9 @@ class StandIn:
             sv = json.loads(vf.read_text()).get("serverVersion")
             if sv:
                 version = json.dumps(sv).encode()
-        return cls(objects, version)
+        api = cls(objects, version)
+        api.bundle = bundle
+        return api
 
     @property
     def url(self) -> str:
@@ -205,11 +223,143 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    # --- debug pods and exec ---------------------------------------------------------------
+
+    def _pod_path(self, path: str) -> tuple[str, str, str] | None:
+        """(namespace, name, subresource) of /api/v1/namespaces/NS/pods[/NAME[/SUB]]."""
+        parts = path.strip("/").split("/")
+        if len(parts) >= 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            return parts[3], parts[5] if len(parts) > 5 else "", "/".join(parts[6:])
+        return None
+
+    def _find_pod(self, ns: str, name: str) -> dict[str, Any] | None:
+        s = self.server_ref
+        if (ns, name) in s.created:
+            return s.created[(ns, name)]
+        for pod_ns, raw in s.objects.get("pods", []):
+            if pod_ns == ns:
+                obj = json.loads(raw)
+                if obj["metadata"]["name"] == name:
+                    return dict(obj)
+        return None
+
+    def _body(self) -> Any:
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n) or b"{}") if n else {}
+
+    def do_POST(self) -> None:
+        s = self.server_ref
+        url = urlsplit(self.path)
+        s.calls[f"POST {url.path}"] += 1
+        where = self._pod_path(url.path)
+        body = self._body()
+        if where is None or where[1]:
+            self._send(404, _status(404, "NotFound", "not found"))
+            return
+        ns = where[0]
+        if s.faults.get("pods/create") == "403":
+            self._send(
+                403, _status(403, "Forbidden", 'pods is forbidden: cannot create resource "pods"')
+            )
+            return
+        name = body["metadata"]["name"]
+        if (ns, name) in s.created:
+            self._send(409, _status(409, "AlreadyExists", f'pods "{name}" already exists'))
+            return
+        body["metadata"]["uid"] = _secrets.token_hex(8)
+        body["status"] = {"phase": "Running"}
+        s.created[(ns, name)] = body
+        self._send(201, json.dumps(body).encode())
+
+    def do_DELETE(self) -> None:
+        s = self.server_ref
+        url = urlsplit(self.path)
+        s.calls[f"DELETE {url.path}"] += 1
+        self._body()
+        where = self._pod_path(url.path)
+        if where is None or (where[0], where[1]) not in s.created:
+            self._send(404, _status(404, "NotFound", "not found"))
+            return
+        obj = s.created.pop((where[0], where[1]))
+        s.deleted.append(where[1])
+        self._send(200, json.dumps(obj).encode())
+
+    def _exec(self, ns: str, name: str, query: dict[str, list[str]]) -> None:
+        s = self.server_ref
+        pod = self._find_pod(ns, name)
+        if pod is None:
+            self._send(404, _status(404, "NotFound", f'pods "{name}" not found'))
+            return
+        offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if "v4.channel.k8s.io" not in offered:
+            self._send(400, _status(400, "BadRequest", "v4.channel.k8s.io not offered"))
+            return
+        argv = tuple(query.get("command", []))
+        s.execs.append((f"{ns}/{name}", argv))
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(self.headers["Sec-WebSocket-Key"]))
+        self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+        self.end_headers()
+        self.close_connection = True
+        fault = s.faults.get("exec", "")
+        if fault == "hang":
+            s._stop.wait()
+            return
+        node = pod.get("spec", {}).get("nodeName", "")
+        file = next((f for f, cmd in NODE_COMMANDS.items() if cmd == argv), None)
+        path = s.bundle / "nodes" / node / file if (s.bundle and file) else None
+        if fault == "fail" or path is None or not path.exists():
+            self._frame(2, f"{argv[0] if argv else '?'}: not available\n".encode())
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": "command terminated with non-zero exit code",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": "1"}]},
+            }
+        else:
+            data = path.read_bytes()
+            for i in range(0, len(data), 32768):
+                self._frame(1, data[i : i + 32768])
+            status = {"metadata": {}, "status": "Success"}
+        self._frame(3, json.dumps(status).encode())
+        self.wfile.write(Frame(Opcode.CLOSE, b"\x03\xe8").serialize(mask=False))
+        self.wfile.flush()
+
+    def _frame(self, channel: int, data: bytes) -> None:
+        self.wfile.write(Frame(Opcode.BINARY, bytes([channel]) + data).serialize(mask=False))
+
     def do_GET(self) -> None:
         s = self.server_ref
         url = urlsplit(self.path)
         s.calls[url.path] += 1
         s.auth.append(self.headers.get("Authorization", ""))
+        where = self._pod_path(url.path)
+        if where is not None:
+            ns, name, sub = where
+            if sub == "exec" and self.headers.get("Upgrade", "").lower() == "websocket":
+                self._exec(ns, name, parse_qs(url.query))
+                return
+            if name and not sub:
+                pod = self._find_pod(ns, name)
+                if pod is None:
+                    self._send(404, _status(404, "NotFound", f'pods "{name}" not found'))
+                else:
+                    self._send(200, json.dumps(pod).encode())
+                return
+            if not name:
+                selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                k, _, v = selector.partition("=")
+                items = [
+                    p
+                    for (pns, _), p in s.created.items()
+                    if pns == ns and (not k or p["metadata"].get("labels", {}).get(k) == v)
+                ]
+                body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+                self._send(200, json.dumps(body).encode())
+                return
         if url.path == "/version":
             self._send(200, s.version)
             return

@@ -124,6 +124,9 @@ def bundle_files(
             _list_file(r, res.path, summary, spool)
             yield res.path, spool
         summary.kinds += 1
+    for node, node_files in sorted(read.node_files.items()):
+        for name, data in sorted(node_files.items()):
+            yield f"nodes/{node}/{name}", data
     yield "bundle.yaml", _manifest(read, question, summary)
 
 

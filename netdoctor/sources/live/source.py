@@ -26,10 +26,11 @@ import msgspec
 from netdoctor import __version__
 from netdoctor.errors import InputError
 from netdoctor.model.k8s import GenericObject, VersionInfo
-from netdoctor.model.layout import RESOURCES, Resource
+from netdoctor.model.layout import NODE_FILES, RESOURCES, Resource
+from netdoctor.model.nodefacts import NetFacts
 from netdoctor.model.snapshot import InputNote, Manifest, Snapshot
 from netdoctor.parsers.kube import decode_list, parse_version
-from netdoctor.sources.bundle import _ITEM_TYPES, CORE_RESOURCES
+from netdoctor.sources.bundle import _ITEM_TYPES, _NODE_FILE_PART, _NODE_PARTS, CORE_RESOURCES
 from netdoctor.sources.live.api import API_PATHS, DEFAULT_PAGE_SIZE, ApiReader, ListResult
 
 __all__ = ["LIVE_RESOURCES", "LiveRead", "LiveSource", "version_json"]
@@ -56,6 +57,9 @@ class LiveRead:
     version: bytes | None = None  # `kubectl version -o json` shape
     version_note: InputNote | None = None
     seconds: float = 0.0
+    # node -> bundle file name under nodes/<node>/ -> the command's output
+    node_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    node_notes: list[InputNote] = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -66,6 +70,7 @@ class LiveRead:
         out: list[InputNote] = []
         if self.version_note is not None:
             out.append(self.version_note)
+        out += self.node_notes
         for res in LIVE_RESOURCES:
             r = self.results.get(res.name)
             if r is None or r.ok:
@@ -214,6 +219,23 @@ def _snapshot_of(read: LiveRead, release: bool) -> Snapshot:
         else:
             fields[attr] = tuple(items)
         provenance[res.key] = res.path
+    node_facts: dict[str, dict[str, Any]] = {}
+    for node, files in sorted(read.node_files.items()):
+        facts = node_facts.setdefault(node, {})
+        for name, data in sorted(files.items()):
+            part = _NODE_FILE_PART[name]
+            attr, reader = _NODE_PARTS[part]
+            rel = f"nodes/{node}/{name}"
+            facts[attr] = reader(data, rel)
+            provenance[f"node:{node}:{part}"] = rel
+    # As a bundle reader notes them: a node with facts lacks the files no command wrote.
+    notes = read.notes()
+    noted = {n.file for n in notes}
+    for node in node_facts:
+        for name in NODE_FILES.values():
+            rel = f"nodes/{node}/{name}"
+            if name not in read.node_files[node] and rel not in noted:
+                notes.append(InputNote(file=rel, note="missing"))
     return Snapshot(
         source_kind=SOURCE_KIND,
         source_path=read.server or read.label,
@@ -222,7 +244,8 @@ def _snapshot_of(read: LiveRead, release: bool) -> Snapshot:
         ),
         version=version,
         custom=custom,
-        input_notes=tuple(sorted(read.notes(), key=lambda n: (n.file, n.note, n.detail))),
+        node_facts={n: NetFacts(**kw) for n, kw in node_facts.items()},
+        input_notes=tuple(sorted(notes, key=lambda n: (n.file, n.note, n.detail))),
         provenance=provenance,
         **fields,
     )
