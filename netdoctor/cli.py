@@ -23,6 +23,7 @@ from netdoctor.lab.cli import app as lab_app
 
 if TYPE_CHECKING:
     from netdoctor.catalog import Lang
+    from netdoctor.model.snapshot import Question
     from netdoctor.sources.live import LiveRead
 
 __all__ = ["app", "main"]
@@ -119,6 +120,17 @@ DebugImageFlag = Annotated[
 DebugNamespaceFlag = Annotated[
     str, typer.Option("--debug-namespace", help="Namespace the debug pods are created in.")
 ]
+ProbeFlag = Annotated[
+    bool,
+    typer.Option(
+        "--probe",
+        help="Measure: ping, TCP connect, DNS lookup and path MTU from the --from pod, through an "
+        "ephemeral debug container (else a probe pod on its node).",
+    ),
+]
+ProbeSizeFlag = Annotated[
+    int, typer.Option("--probe-size", help="IP packet size of the path MTU probe (ping -M do).")
+]
 NodeTimeoutFlag = Annotated[
     float, typer.Option("--node-timeout", help="Seconds allowed per node for its commands.")
 ]
@@ -178,6 +190,8 @@ def diagnose(
     debug_image: DebugImageFlag = "nicolaka/netshoot",
     debug_namespace: DebugNamespaceFlag = "netdoctor",
     node_timeout: NodeTimeoutFlag = 60.0,
+    probe: ProbeFlag = False,
+    probe_size: ProbeSizeFlag = 1500,
 ) -> None:
     """Diagnose a bundle, or the live cluster: root cause, evidence, fix and how to verify it."""
     from netdoctor.checks.endpoints import parse_port
@@ -198,6 +212,8 @@ def diagnose(
             debug_image,
             debug_namespace,
             node_timeout,
+            _probe_question(probe, from_, to, port) if probe else None,
+            probe_size,
         )
         read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
         snap = snapshot_of(read)
@@ -256,6 +272,8 @@ def _live_read(
         read = source.fetch()
         if nodes is not None and nodes.mode is not None:
             _node_facts(client, read, nodes, request_timeout)
+        if nodes is not None and nodes.probe is not None:
+            _probes(client, read, nodes, request_timeout)
     finally:
         client.close()
     return read
@@ -268,6 +286,45 @@ class _NodeOpts:
     image: str
     namespace: str
     timeout: float
+    probe: Question | None = None
+    probe_size: int = 1500
+
+
+def _probe_question(probe: bool, from_: str | None, to: str | None, port: str | None) -> Question:
+    from netdoctor.checks.endpoints import parse_port
+    from netdoctor.model.snapshot import Question
+
+    if not from_ or not to:
+        raise UsageError(
+            "--probe needs --from NS/POD and --to", key="live.error.probe_needs_question"
+        )
+    p, proto = parse_port(port) if port else (None, "TCP")
+    return Question(from_=from_, to=to, port=p, protocol=proto)
+
+
+def _probes(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: float) -> None:
+    """Run the probes of ``opts.probe``; records and notes land in ``read``."""
+    from netdoctor.sources.live import snapshot_of
+    from netdoctor.sources.live.probes import ProbeRunner
+
+    assert opts.probe is not None
+    if not 68 <= opts.probe_size <= 65535:
+        raise UsageError(
+            f"--probe-size {opts.probe_size}: expected an IP packet size 68-65535",
+            key="error.size_bytes",
+            params={"value": str(opts.probe_size)},
+        )
+    snap = snapshot_of(read, release=False)
+    runner = ProbeRunner(
+        client,
+        image=opts.image,
+        namespace=opts.namespace,
+        timeout=opts.timeout,
+        request_timeout=request_timeout,
+    )
+    records, notes = runner.run(snap, opts.probe, opts.probe_size)
+    read.probe_files = records
+    read.probe_notes.extend(notes)
 
 
 def _node_facts(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: float) -> None:
@@ -342,6 +399,8 @@ def collect(
     debug_image: DebugImageFlag = "nicolaka/netshoot",
     debug_namespace: DebugNamespaceFlag = "netdoctor",
     node_timeout: NodeTimeoutFlag = 60.0,
+    probe: ProbeFlag = False,
+    probe_size: ProbeSizeFlag = 1500,
     lang: LangFlag = None,
 ) -> None:
     """Read the live cluster and write it as a bundle, secrets redacted.
@@ -366,6 +425,8 @@ def collect(
         debug_image,
         debug_namespace,
         node_timeout,
+        _probe_question(probe, from_, to, port) if probe else None,
+        probe_size,
     )
     read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
     summary = write_bundle(read, output, question)

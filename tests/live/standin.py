@@ -20,6 +20,11 @@ command's stdout (channel 1) is the bundle's ``nodes/<node>/<file>`` for the pod
 through the command that writes that file; then the ``Status`` on channel 3. ``faults["exec"]``
 may be ``hang`` (no answer until the server stops) or ``fail`` (exit status 1, stderr).
 ``execs`` records (pod, argv) of every exec.
+
+Probes: ``PATCH .../pods/NAME/ephemeralcontainers`` adds the container (running at once) unless
+``faults["ephemeral"]`` is an HTTP status; an exec into an ephemeral container or a
+``netdoctor-probe-*`` pod answers from ``probe_replies`` (command -> a captured case of
+``tests/fixtures/probes``, e.g. ``{"ping": "ping-timeout"}``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ _KINDS = {
     "ips.kubeovn.io": ("IPList", "kubeovn.io/v1"),
     "ciliumnodes.cilium.io": ("CiliumNodeList", "cilium.io/v2"),
 }
+
+_PROBES = Path(__file__).resolve().parent.parent / "fixtures" / "probes"
 
 _FILE_ALIASES = {
     "endpointslices": "endpointslices.discovery.k8s.io",
@@ -112,6 +119,8 @@ class StandIn:
         self.created: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.execs: list[tuple[str, tuple[str, ...]]] = []
+        self.patched: dict[tuple[str, str], dict[str, Any]] = {}
+        self.probe_replies: dict[str, str] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._fired: set[str] = set()
@@ -236,6 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         s = self.server_ref
         if (ns, name) in s.created:
             return s.created[(ns, name)]
+        if (ns, name) in s.patched:
+            return s.patched[(ns, name)]
         for pod_ns, raw in s.objects.get("pods", []):
             if pod_ns == ns:
                 obj = json.loads(raw)
@@ -270,6 +281,34 @@ class _Handler(BaseHTTPRequestHandler):
         body["status"] = {"phase": "Running"}
         s.created[(ns, name)] = body
         self._send(201, json.dumps(body).encode())
+
+    def do_PATCH(self) -> None:
+        s = self.server_ref
+        url = urlsplit(self.path)
+        s.calls[f"PATCH {url.path}"] += 1
+        body = self._body()
+        where = self._pod_path(url.path)
+        if where is None or where[2] != "ephemeralcontainers":
+            self._send(405, _status(405, "MethodNotAllowed", "not allowed"))
+            return
+        if self.headers.get("Content-Type") != "application/strategic-merge-patch+json":
+            self._send(415, _status(415, "UnsupportedMediaType", "unsupported patch type"))
+            return
+        fault = s.faults.get("ephemeral", "")
+        if fault.isdigit():
+            self._send(int(fault), _status(int(fault), "Forbidden", "ephemeral containers refused"))
+            return
+        pod = self._find_pod(where[0], where[1])
+        if pod is None:
+            self._send(404, _status(404, "NotFound", "not found"))
+            return
+        new = body["spec"]["ephemeralContainers"]
+        spec = pod.setdefault("spec", {})
+        spec["ephemeralContainers"] = list(spec.get("ephemeralContainers", [])) + new
+        statuses = pod.setdefault("status", {}).setdefault("ephemeralContainerStatuses", [])
+        statuses += [{"name": c["name"], "state": {"running": {}}} for c in new]
+        s.patched[(where[0], where[1])] = pod
+        self._send(200, json.dumps(pod).encode())
 
     def do_DELETE(self) -> None:
         s = self.server_ref
@@ -306,6 +345,30 @@ class _Handler(BaseHTTPRequestHandler):
         fault = s.faults.get("exec", "")
         if fault == "hang":
             s._stop.wait()
+            return
+        container = query.get("container", [""])[0]
+        ephemeral = {c["name"] for c in pod.get("spec", {}).get("ephemeralContainers", [])}
+        if container in ephemeral or name.startswith("netdoctor-probe-"):
+            case = s.probe_replies.get(argv[0] if argv else "", "")
+            rec = json.loads((_PROBES / f"{case}.json").read_text()) if case else None
+            if rec is None:
+                rec = {"stdout": "", "stderr": f"{argv[0]}: not found\n", "code": 127}
+            if rec["stdout"]:
+                self._frame(1, rec["stdout"].encode())
+            if rec["stderr"]:
+                self._frame(2, rec["stderr"].encode())
+            if rec["code"] == 0:
+                status: dict[str, Any] = {"metadata": {}, "status": "Success"}
+            else:
+                status = {
+                    "metadata": {},
+                    "status": "Failure",
+                    "reason": "NonZeroExitCode",
+                    "details": {"causes": [{"reason": "ExitCode", "message": str(rec["code"])}]},
+                }
+            self._frame(3, json.dumps(status).encode())
+            self.wfile.write(Frame(Opcode.CLOSE, b"\x03\xe8").serialize(mask=False))
+            self.wfile.flush()
             return
         node = pod.get("spec", {}).get("nodeName", "")
         file = next((f for f, cmd in NODE_COMMANDS.items() if cmd == argv), None)

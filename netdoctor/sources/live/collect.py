@@ -127,6 +127,8 @@ def bundle_files(
     for node, node_files in sorted(read.node_files.items()):
         for name, data in sorted(node_files.items()):
             yield f"nodes/{node}/{name}", data
+    for name, data in sorted((read.probe_files or {}).items()):
+        yield f"probes/{name}.json", data
     yield "bundle.yaml", _manifest(read, question, summary)
 
 

@@ -250,6 +250,10 @@ class NodeCollector:
                 ],
             },
         }
+        return self._create_and_wait(name, pod)
+
+    def _create_and_wait(self, name: str, pod: dict[str, Any]) -> str:
+        """Create ``pod`` (registered first, so every exit path deletes it); wait for Running."""
         with self._lock:
             if self._stop.is_set():
                 raise _Stopped

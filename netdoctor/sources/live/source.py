@@ -28,7 +28,8 @@ from netdoctor.errors import InputError
 from netdoctor.model.k8s import GenericObject, VersionInfo
 from netdoctor.model.layout import NODE_FILES, RESOURCES, Resource
 from netdoctor.model.nodefacts import NetFacts
-from netdoctor.model.snapshot import InputNote, Manifest, Snapshot
+from netdoctor.model.snapshot import InputNote, Manifest, Probe, Snapshot
+from netdoctor.parsers.bundle_files import parse_probe
 from netdoctor.parsers.kube import decode_list, parse_version
 from netdoctor.sources.bundle import _ITEM_TYPES, _NODE_FILE_PART, _NODE_PARTS, CORE_RESOURCES
 from netdoctor.sources.live.api import API_PATHS, DEFAULT_PAGE_SIZE, ApiReader, ListResult
@@ -60,6 +61,9 @@ class LiveRead:
     # node -> bundle file name under nodes/<node>/ -> the command's output
     node_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     node_notes: list[InputNote] = field(default_factory=list)
+    # probe name -> probes/<name>.json content; None: no probe was asked for
+    probe_files: dict[str, bytes] | None = None
+    probe_notes: list[InputNote] = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -71,6 +75,7 @@ class LiveRead:
         if self.version_note is not None:
             out.append(self.version_note)
         out += self.node_notes
+        out += self.probe_notes
         for res in LIVE_RESOURCES:
             r = self.results.get(res.name)
             if r is None or r.ok:
@@ -228,6 +233,13 @@ def _snapshot_of(read: LiveRead, release: bool) -> Snapshot:
             rel = f"nodes/{node}/{name}"
             facts[attr] = reader(data, rel)
             provenance[f"node:{node}:{part}"] = rel
+    probes: tuple[Probe, ...] | None = None
+    if read.probe_files is not None:
+        probes = tuple(
+            parse_probe(data, f"probes/{name}.json", name)
+            for name, data in sorted(read.probe_files.items())
+        )
+        provenance["probes"] = "probes/"
     # As a bundle reader notes them: a node with facts lacks the files no command wrote.
     notes = read.notes()
     noted = {n.file for n in notes}
@@ -245,6 +257,7 @@ def _snapshot_of(read: LiveRead, release: bool) -> Snapshot:
         version=version,
         custom=custom,
         node_facts={n: NetFacts(**kw) for n, kw in node_facts.items()},
+        probes=probes,
         input_notes=tuple(sorted(notes, key=lambda n: (n.file, n.note, n.detail))),
         provenance=provenance,
         **fields,
