@@ -83,3 +83,66 @@ def test_read_only_never_writes_and_nothing_reads_secrets(docs):
             assert "secrets" not in rule.get("resources", ())
             assert "*" not in rule.get("resources", ())
             assert "*" not in rule["verbs"]
+
+
+def used_permissions(calls) -> set[tuple[str, str, str]]:
+    """(API group, resource, verb) of every request the stand-in saw."""
+    from netdoctor.sources.live.api import API_PATHS
+
+    lists = {}
+    for path, rbac in API_PATHS.values():
+        resource, _, group = rbac.partition(".")
+        lists[path] = (group, resource)
+    out = set()
+    for key in calls:
+        method, _, path = key.partition(" ") if " " in key else ("GET", "", key)
+        parts = path.strip("/").split("/")
+        if path == "/version":
+            out.add(("", "/version", "get"))
+        elif method == "GET" and path in lists:
+            out.add((*lists[path], "list"))
+        elif parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "configmaps":
+            out.add(("", "configmaps", "list"))
+        elif parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            sub = parts[6] if len(parts) > 6 else ""
+            if sub == "exec":
+                out.add(("", "pods/exec", "create"))
+            elif sub == "ephemeralcontainers":
+                out.add(("", "pods/ephemeralcontainers", method.lower()))
+            elif method == "GET":
+                out.add(("", "pods", "get" if len(parts) > 5 else "list"))
+            else:
+                out.add(("", "pods", {"POST": "create", "DELETE": "delete"}[method]))
+        else:
+            raise AssertionError(f"unexpected call {key}")
+    return out
+
+
+def granted(*modes: str) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for m in modes for g, r, v, _ in MODES[m]}
+
+
+def test_the_calls_each_mode_makes_are_the_ones_granted(calico, capsys):
+    from test_collect import run
+
+    api, kc = calico
+    run(capsys, "diagnose", "--kubeconfig", str(kc), "-o", "json")
+    assert used_permissions(api.calls) <= granted("read-only")
+    assert ("", "pods", "list") in used_permissions(api.calls)
+    # node facts with debug pods, and probes through an ephemeral container
+    api.objects["pods"] = [
+        (ns, raw) for ns, raw in api.objects["pods"] if b"calico-node" not in raw
+    ]
+    api.probe_replies.update({"ping": "ping-ok", "nc": "nc-ok"})
+    q = ("--from", "default/netdebug04", "--to", "default/netdebug05", "--port", "22/tcp")
+    api.calls.clear()
+    run(capsys, "diagnose", "--kubeconfig", str(kc), "--node-facts", "-o", "json", *q)
+    used = used_permissions(api.calls)
+    assert used - granted("read-only") <= granted("node-facts")
+    assert ("", "pods", "create") in used
+    api.calls.clear()
+    run(capsys, "diagnose", "--kubeconfig", str(kc), "--probe", "-o", "json", *q)
+    used = used_permissions(api.calls)
+    # the leftover sweep lists netdoctor's namespace (the node-facts Role)
+    assert used - granted("read-only") <= granted("probes", "node-facts")
+    assert ("", "pods/ephemeralcontainers", "patch") in used
