@@ -9,6 +9,7 @@ Imports are lazy so that a single call starts fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -265,6 +266,8 @@ def _live_read(
             params={"flag": "--page-size", "value": str(page_size)},
         )
     client, _namespace, label = connect(kubeconfig, context)
+    # A SIGTERM (a closed terminal, `timeout`, a CI job cancelled) cleans up like Ctrl-C.
+    old_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         source = LiveSource(
             client, label=label, page_size=page_size, timeout=request_timeout, deadline=deadline
@@ -275,8 +278,13 @@ def _live_read(
         if nodes is not None and nodes.probe is not None:
             _probes(client, read, nodes, request_timeout)
     finally:
+        signal.signal(signal.SIGTERM, old_term)
         client.close()
     return read
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @dataclass

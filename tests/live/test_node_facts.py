@@ -179,7 +179,8 @@ def test_collect_with_node_facts_then_offline_equals_live(calico, tmp_path, caps
     assert json.loads(live_out)["path"]["verdict"] == json.loads(off_out)["path"]["verdict"]
 
 
-def test_ctrl_c_leaves_no_debug_pod(calico):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_leaves_no_debug_pod(calico, sig):
     api, kc = calico
     without_agents(api)
     api.faults["exec"] = "hang"
@@ -196,7 +197,7 @@ def test_ctrl_c_leaves_no_debug_pod(calico):
         while time.monotonic() < end and len(api.execs) < 3:
             time.sleep(0.05)
         assert len(api.created) == 3, "debug pods were not created"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         t = time.monotonic()
         _, err = proc.communicate(timeout=20)
         assert time.monotonic() - t < 5
