@@ -143,14 +143,20 @@ def _list_file(r: ListResult, file: str, summary: CollectSummary, out: BinaryIO)
             lst = _items_decoder.decode(page)
             r.pages[i] = b""
             kind = lst.kind.removesuffix("List") or "Object"
+            typed = []
             for obj in lst.items or ():
                 redact_object(obj, kind, file, summary.redactions)
-                typed = {"apiVersion": obj.pop("apiVersion", lst.api_version), "kind": kind, **obj}
-                body = msgspec.json.format(_encode(typed), indent=4).replace(b"\n", b"\n        ")
-                out.write(b"\n        " if first else b",\n        ")
-                out.write(body)
+                typed.append(
+                    {"apiVersion": obj.pop("apiVersion", lst.api_version), "kind": kind, **obj}
+                )
+            if typed:
+                # One page at a time: "[\n    {...},\n    {...}\n]" -> items 8 spaces in.
+                body = msgspec.json.format(_encode(typed), indent=4)[2:-2]
+                out.write(b"\n    " if first else b",\n    ")
+                out.write(body.replace(b"\n", b"\n    "))
                 first = False
-                summary.objects += 1
+                summary.objects += len(typed)
+            del typed
             del lst
     finally:
         if was_enabled:
