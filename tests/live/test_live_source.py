@@ -173,3 +173,12 @@ def test_no_kubeconfig_is_a_usage_error(tmp_path, monkeypatch):
     with pytest.raises(UsageError) as e:
         connect(str(tmp_path / "nope"))
     assert "no kubeconfig" in str(e.value)
+
+
+def test_a_broken_kubeconfig_is_one_line(tmp_path):
+    bad = tmp_path / "kc"
+    bad.write_text("clusters: [yaml\n")
+    with pytest.raises(InputError) as e:
+        connect(str(bad))
+    assert str(e.value).startswith(f"{bad}: not a valid kubeconfig (")
+    assert "\n" not in str(e.value)

@@ -123,6 +123,7 @@ def connect(
     """
     import os
 
+    import yaml
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -153,7 +154,10 @@ def connect(
     except ConfigException as e:
         raise InputError(f"kubeconfig: {' '.join(str(e).split())}") from None
     except (OSError, ValueError) as e:
-        raise InputError(f"kubeconfig: {e}") from None
+        raise InputError(f"kubeconfig: {' '.join(str(e).split())}") from None
+    except yaml.YAMLError as e:
+        problem = " ".join(str(e).split())
+        raise InputError(f"{path}: not a valid kubeconfig ({problem})") from None
     # One try per call: the reader decides on retries within its own deadline.
     cfg.retries = False
     return client.ApiClient(configuration=cfg), ns, label
