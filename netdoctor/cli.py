@@ -9,8 +9,11 @@ Imports are lazy so that a single call starts fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -22,8 +25,10 @@ from netdoctor.lab.cli import app as lab_app
 if TYPE_CHECKING:
     from netdoctor.catalog import Lang
     from netdoctor.engine import Diagnosis
+    from netdoctor.model.snapshot import Question
     from netdoctor.report.model import Report
     from netdoctor.runbooks.model import Runbook
+    from netdoctor.sources.live import LiveRead
 
 __all__ = ["app", "main"]
 
@@ -76,6 +81,73 @@ BundleFlag = Annotated[
         "--bundle", "-b", help="A bundle folder or .tar.gz (README: building a bundle by hand)."
     ),
 ]
+OptBundleFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--bundle",
+        "-b",
+        help="A bundle folder or .tar.gz (README: building a bundle by hand). "
+        "Without it, the live cluster of your kubeconfig is read.",
+    ),
+]
+LiveFlag = Annotated[
+    bool,
+    typer.Option(
+        "--live", help="Read the running cluster (the default when --bundle is not given)."
+    ),
+]
+KubeconfigFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
+        "else the in-cluster service account).",
+    ),
+]
+ContextFlag = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")]
+RequestTimeoutFlag = Annotated[
+    float,
+    typer.Option("--request-timeout", help="Seconds to wait for each API call."),
+]
+DeadlineFlag = Annotated[
+    float,
+    typer.Option("--deadline", help="Seconds the whole API read may take; then use what was read."),
+]
+PageSizeFlag = Annotated[
+    int, typer.Option("--page-size", help="Objects per list call (limit/continue pagination).")
+]
+NodeFactsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--node-facts",
+        help="Also run the node commands (ip, sysctl, iptables-save) on the question's nodes, "
+        "by exec into the CNI agent pod or a short-lived debug pod (creates pods).",
+    ),
+]
+AllNodesFlag = Annotated[
+    bool, typer.Option("--all-nodes", help="Like --node-facts, on every node.")
+]
+DebugImageFlag = Annotated[
+    str,
+    typer.Option("--debug-image", help="Image of the debug pods (a private mirror works)."),
+]
+DebugNamespaceFlag = Annotated[
+    str, typer.Option("--debug-namespace", help="Namespace the debug pods are created in.")
+]
+ProbeFlag = Annotated[
+    bool,
+    typer.Option(
+        "--probe",
+        help="Measure: ping, TCP connect, DNS lookup and path MTU from the --from pod, through an "
+        "ephemeral debug container (else a probe pod on its node).",
+    ),
+]
+ProbeSizeFlag = Annotated[
+    int, typer.Option("--probe-size", help="IP packet size of the path MTU probe (ping -M do).")
+]
+NodeTimeoutFlag = Annotated[
+    float, typer.Option("--node-timeout", help="Seconds allowed per node for its commands.")
+]
 OutputFlag = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
 WidthFlag = Annotated[int | None, typer.Option("--width", help="Terminal width for text output.")]
 NoColorFlag = Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")]
@@ -91,7 +163,7 @@ def _lang(value: LangOpt | None) -> Lang:
 
 @app.command()
 def diagnose(
-    bundle: BundleFlag,
+    bundle: OptBundleFlag = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Source: NS/POD or node/NAME.")
     ] = None,
@@ -127,11 +199,24 @@ def diagnose(
             "--runbooks-dir", help="A folder of team runbooks to add to the shipped ones."
         ),
     ] = None,
+    live: LiveFlag = False,
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    deadline: DeadlineFlag = 300.0,
+    page_size: PageSizeFlag = 500,
+    node_facts: NodeFactsFlag = False,
+    all_nodes: AllNodesFlag = False,
+    debug_image: DebugImageFlag = "nicolaka/netshoot",
+    debug_namespace: DebugNamespaceFlag = "netdoctor",
+    node_timeout: NodeTimeoutFlag = 60.0,
+    probe: ProbeFlag = False,
+    probe_size: ProbeSizeFlag = 1500,
 ) -> None:
-    """Diagnose from a bundle: root cause, evidence, fix and how to verify it.
+    """Diagnose a bundle, or the live cluster: root cause, evidence, fix and how to verify it.
 
     With a symptom (--symptom, or question.symptom in bundle.yaml) the best-fitting runbook is
-    walked step by step over the bundle and shown as a checklist."""
+    walked step by step over the data and shown as a checklist."""
     from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
     from netdoctor.model.snapshot import Question
@@ -139,7 +224,25 @@ def diagnose(
     from netdoctor.report.build import build_report
     from netdoctor.sources.bundle import BundleSource
 
-    snap = BundleSource(bundle, max_total_bytes=_size(max_bundle_size, "--max-bundle-size")).load()
+    if bundle is not None and live:
+        raise UsageError("give either --bundle or --live, not both", key="live.error.source_twice")
+    if bundle is None:
+        from netdoctor.sources.live import snapshot_of
+
+        nodes = _NodeOpts(
+            "all" if all_nodes else ("question" if node_facts else None),
+            (from_, to),
+            debug_image,
+            debug_namespace,
+            node_timeout,
+            _probe_question(probe, from_, to, port) if probe else None,
+            probe_size,
+        )
+        read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
+        snap = snapshot_of(read)
+    else:
+        max_total = _size(max_bundle_size, "--max-bundle-size")
+        snap = BundleSource(bundle, max_total_bytes=max_total).load()
     question = None
     if from_ or to or port or symptom:
         base = snap.manifest.question
@@ -213,6 +316,220 @@ def _walk_runbook(
         if f.id in covered and f.runbook is None:
             f.runbook = best.runbook.id
     return ""
+
+
+def _live_read(
+    kubeconfig: str | None,
+    context: str | None,
+    request_timeout: float,
+    deadline: float,
+    page_size: int,
+    nodes: _NodeOpts | None = None,
+) -> LiveRead:
+    """Read the live cluster's API objects (get/list only), then node facts when asked."""
+    from netdoctor.sources.live import LiveSource, connect
+
+    for flag, value in (("--request-timeout", request_timeout), ("--deadline", deadline)):
+        if value <= 0:
+            raise UsageError(
+                f"{flag} {value:g}: must be positive",
+                key="error.size",
+                params={"flag": flag, "value": f"{value:g}"},
+            )
+    if page_size < 1:
+        raise UsageError(
+            f"--page-size {page_size}: must be positive",
+            key="error.size",
+            params={"flag": "--page-size", "value": str(page_size)},
+        )
+    client, _namespace, label = connect(kubeconfig, context)
+    # A SIGTERM (a closed terminal, `timeout`, a CI job cancelled) cleans up like Ctrl-C.
+    old_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        source = LiveSource(
+            client, label=label, page_size=page_size, timeout=request_timeout, deadline=deadline
+        )
+        read = source.fetch()
+        if nodes is not None and nodes.mode is not None:
+            _node_facts(client, read, nodes, request_timeout)
+        if nodes is not None and nodes.probe is not None:
+            _probes(client, read, nodes, request_timeout)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        client.close()
+    return read
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@dataclass
+class _NodeOpts:
+    mode: str | None  # "question" | "all" | None
+    ends: tuple[str | None, str | None]
+    image: str
+    namespace: str
+    timeout: float
+    probe: Question | None = None
+    probe_size: int = 1500
+
+
+def _probe_question(probe: bool, from_: str | None, to: str | None, port: str | None) -> Question:
+    from netdoctor.checks.endpoints import parse_port
+    from netdoctor.model.snapshot import Question
+
+    if not from_ or not to:
+        raise UsageError(
+            "--probe needs --from NS/POD and --to", key="live.error.probe_needs_question"
+        )
+    p, proto = parse_port(port) if port else (None, "TCP")
+    return Question(from_=from_, to=to, port=p, protocol=proto)
+
+
+def _probes(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: float) -> None:
+    """Run the probes of ``opts.probe``; records and notes land in ``read``."""
+    from netdoctor.sources.live import snapshot_of
+    from netdoctor.sources.live.probes import ProbeRunner
+
+    assert opts.probe is not None
+    if not 68 <= opts.probe_size <= 65535:
+        raise UsageError(
+            f"--probe-size {opts.probe_size}: expected an IP packet size 68-65535",
+            key="error.size_bytes",
+            params={"value": str(opts.probe_size)},
+        )
+    snap = snapshot_of(read, release=False)
+    runner = ProbeRunner(
+        client,
+        image=opts.image,
+        namespace=opts.namespace,
+        timeout=opts.timeout,
+        request_timeout=request_timeout,
+    )
+    records, notes = runner.run(snap, opts.probe, opts.probe_size)
+    read.probe_files = records
+    read.probe_notes.extend(notes)
+
+
+def _node_facts(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: float) -> None:
+    """Run the node commands on the nodes that matter; results and notes land in ``read``."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.sources.live import snapshot_of
+    from netdoctor.sources.live.nodes import NodeCollector, NodeResult, question_nodes
+
+    snap = snapshot_of(read, release=False)
+    if opts.mode == "all":
+        names = sorted(snap.node_by_name)
+    else:
+        names = question_nodes(snap, opts.ends)
+        if not names:
+            raise UsageError(
+                "--node-facts: the question names no node or pod to collect from; "
+                "give --from/--to, or use --all-nodes",
+                key="live.error.no_question_nodes",
+            )
+    cat, lang, done = load_catalog(), _lang(None), [0]
+    tty = sys.stderr.isatty()
+
+    def progress(r: NodeResult) -> None:
+        done[0] += 1
+        params = {
+            "done": str(done[0]),
+            "total": str(len(names)),
+            "node": r.node,
+            "via": r.via or "-",
+            "files": str(len(r.files)),
+        }
+        line = cat.text("live.nodes.progress", lang, params)
+        sys.stderr.write("\r\x1b[K" + line if tty else line + "\n")
+        if tty and done[0] == len(names):
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    collector = NodeCollector(
+        client,
+        namespace=opts.namespace,
+        image=opts.image,
+        timeout=opts.timeout,
+        request_timeout=request_timeout,
+        progress=progress,
+    )
+    results = collector.collect(snap, names)
+    for node, r in results.items():
+        read.node_files[node] = r.files
+        read.node_notes.extend(r.notes)
+
+
+@app.command()
+def collect(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write: FILE.tar.gz (or a new folder).")
+    ],
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Record the question: source NS/POD.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Record the question: destination.")
+    ] = None,
+    port: Annotated[str | None, typer.Option("--port", help="N or N/tcp|udp|sctp.")] = None,
+    symptom: Annotated[str | None, typer.Option("--symptom", help="What you saw.")] = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    deadline: DeadlineFlag = 300.0,
+    page_size: PageSizeFlag = 500,
+    node_facts: NodeFactsFlag = False,
+    all_nodes: AllNodesFlag = False,
+    debug_image: DebugImageFlag = "nicolaka/netshoot",
+    debug_namespace: DebugNamespaceFlag = "netdoctor",
+    node_timeout: NodeTimeoutFlag = 60.0,
+    probe: ProbeFlag = False,
+    probe_size: ProbeSizeFlag = 1500,
+    lang: LangFlag = None,
+) -> None:
+    """Read the live cluster and write it as a bundle, secrets redacted.
+
+    Only get/list calls, unless --node-facts / --all-nodes (which create pods)."""
+    from netdoctor.catalog import load_catalog
+    from netdoctor.checks.endpoints import parse_port
+    from netdoctor.model.snapshot import Question
+    from netdoctor.sources.live.collect import write_bundle
+
+    if Path(output).exists():
+        raise UsageError(
+            f"{output}: already exists (collect never overwrites; choose another -o)",
+            key="live.error.out_exists",
+            params={"path": output},
+        )
+    p, proto = parse_port(port) if port else (None, "TCP")
+    question = Question(from_=from_, to=to, port=p, protocol=proto, symptom=symptom)
+    nodes = _NodeOpts(
+        "all" if all_nodes else ("question" if node_facts else None),
+        (from_, to),
+        debug_image,
+        debug_namespace,
+        node_timeout,
+        _probe_question(probe, from_, to, port) if probe else None,
+        probe_size,
+    )
+    read = _live_read(kubeconfig, context, request_timeout, deadline, page_size, nodes)
+    summary = write_bundle(read, output, question)
+    cat, lg = load_catalog(), _lang(lang)
+    for nc in summary.not_collected:
+        reason = cat.text(f"input.{nc['reason']}", lg, {**nc, "detail": nc["reason"]})
+        sys.stderr.write(
+            cat.text("live.collect.skipped_kind", lg, {"file": nc["file"], "reason": reason}) + "\n"
+        )
+    params = {
+        "path": summary.path,
+        "objects": str(summary.objects),
+        "kinds": str(summary.kinds),
+        "seconds": f"{summary.seconds:.1f}",
+        "calls": str(summary.calls),
+        "redacted": str(len(summary.redactions)),
+    }
+    sys.stderr.write(cat.text("live.collect.done", lg, params) + "\n")
 
 
 @app.command(name="trace")

@@ -165,6 +165,20 @@ def _strict() -> bool:
     return os.environ.get("NETDOCTOR_STRICT") == "1"
 
 
+# InputNote reasons a live read leaves on a kind it could not list: the skip says why
+# (``skip.forbidden``: "list networkpolicies.networking.k8s.io is not allowed").
+_LIVE_SKIP_REASONS = frozenset(
+    {"forbidden", "unauthorized", "api_timeout", "api_error", "gone", "not_served"}
+)
+
+
+def _why_missing(snap: Snapshot, path: str) -> Message:
+    for note in snap.input_notes:
+        if note.file == path and note.reason in _LIVE_SKIP_REASONS:
+            return Message(f"skip.{note.reason}", {**note.params, "path": path})
+    return Message("skip.missing", {"path": path})
+
+
 def _run_one(spec: CheckSpec, ctx: Context) -> CheckOutcome | None:
     snap = ctx.snapshot
     if spec.cni and ctx.cni.names and not any(ctx.cni.has(c) for c in spec.cni):
@@ -176,7 +190,7 @@ def _run_one(spec: CheckSpec, ctx: Context) -> CheckOutcome | None:
             return CheckOutcome(
                 check_id=spec.id,
                 status=CheckStatus.SKIPPED,
-                reason=Message("skip.missing", {"path": snap.source(need)}),
+                reason=_why_missing(snap, snap.source(need)),
             )
     findings: list[Finding] = []
     notes: list[Message] = []
