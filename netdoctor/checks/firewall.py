@@ -1,0 +1,543 @@
+"""Node firewalls: the FORWARD chain against pod traffic (NET-102) and the INPUT chain against
+the overlay's own packets (NET-203).
+
+Checks layer. Both checks build the packets the cluster really sends (a pod on one node to a
+pod on another; VXLAN/IPIP/BGP/Geneve/WireGuard from each peer node's address) and ask the
+iptables evaluator (``netdoctor.netfilter``) for the kernel's verdict, jumps included. Only a
+certain drop is a finding; a match the evaluator cannot decide (an ipset whose contents the
+bundle does not hold) is left alone, never guessed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from netdoctor.checks.common import parse_ip, route_to, smallest_supernet
+from netdoctor.checks.oddone import odd_one_out
+from netdoctor.checks.registry import Context, Note, Yielded, check
+from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
+from netdoctor.model.nodefacts import IptRule, NetFacts
+from netdoctor.model.snapshot import Snapshot
+from netdoctor.netfilter import Decision, Packet, evaluate
+
+__all__ = [
+    "OverlayFlow",
+    "arrival_iface",
+    "cluster_pod_cidrs",
+    "forward_policy_drop",
+    "overlay_flows",
+]
+
+# How many peer nodes one node's FORWARD chain is tried against: the rules name CIDRs and
+# interfaces, not nodes, so a few peers reached through different devices say as much as all.
+_PEERS_TRIED = 4
+
+
+# --- the cluster's pod networks --------------------------------------------------------------
+
+
+def cluster_pod_cidrs(snap: Snapshot) -> list[tuple[str, Evidence]]:
+    """The cluster-wide pod CIDRs and where they are written: Calico IPPools, flannel's
+    net-conf.json ``Network``, else the smallest prefix holding every node's spec.podCIDR."""
+    out: list[tuple[str, Evidence]] = []
+    for pool in snap.ippools or ():
+        if pool.spec.cidr and not pool.spec.disabled and ":" not in pool.spec.cidr:
+            out.append(
+                (
+                    pool.spec.cidr,
+                    Evidence(
+                        source=snap.source("k8s.ippools"),
+                        object=f"IPPool/{pool.metadata.name}",
+                        field="spec.cidr",
+                        value=pool.spec.cidr,
+                    ),
+                )
+            )
+    if out:
+        return out
+    for cm in snap.configmaps or ():
+        text = cm.data.get("net-conf.json")
+        if not text:
+            continue
+        try:
+            network = json.loads(text).get("Network")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(network, str) and network:
+            out.append(
+                (
+                    network,
+                    Evidence(
+                        source=snap.source("k8s.configmaps"),
+                        object=f"ConfigMap/{cm.ref}",
+                        field="data[net-conf.json].Network",
+                        value=network,
+                    ),
+                )
+            )
+    if out:
+        return out
+    ends: list[str] = []
+    for n in snap.nodes or ():
+        for cidr in n.spec.pod_cidrs or ([n.spec.pod_cidr] if n.spec.pod_cidr else []):
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                continue
+            if net.version == 4:
+                ends += [str(net.network_address), str(net.broadcast_address)]
+    sup = smallest_supernet(ends)
+    if sup is not None:
+        out.append(
+            (
+                str(sup),
+                Evidence(
+                    source=snap.source("k8s.nodes"),
+                    object="Node/*",
+                    field="spec.podCIDR",
+                    value=str(sup),
+                ),
+            )
+        )
+    return out
+
+
+def _pod_sample(snap: Snapshot, node: str) -> str | None:
+    """One address a pod on ``node`` really has (else the second address of its podCIDR)."""
+    for p in snap.pods_by_node.get(node, ()):
+        if p.spec.host_network:
+            continue
+        for ip in p.ips:
+            addr = parse_ip(ip)
+            if addr is not None and addr.version == 4:
+                return str(addr)
+    n = snap.node_by_name.get(node)
+    if n is not None and n.spec.pod_cidr:
+        try:
+            net = ipaddress.ip_network(n.spec.pod_cidr, strict=False)
+        except ValueError:
+            return None
+        if net.version == 4 and net.num_addresses > 2:
+            return str(net.network_address + 2)
+    return None
+
+
+def _local_addresses(facts: NetFacts) -> frozenset[str]:
+    return frozenset(
+        a.local for i in facts.interfaces or () for a in i.addresses("inet") if a.local
+    )
+
+
+def _dev_to(facts: NetFacts, ip: str) -> str | None:
+    r = route_to(facts.routes or (), ip)
+    return r.dev if r is not None else None
+
+
+def _rule_evidence(snap: Snapshot, node: str, d: Decision) -> Evidence:
+    """The rule (its line in iptables-save.txt) or the policy that decided."""
+    source = snap.node_source(node, "iptables")
+    if d.deciding is not None:
+        return Evidence(
+            source=source,
+            object=f"Node/{node}",
+            field=f"line {d.deciding.line}",
+            value=d.deciding.text,
+            node=node,
+        )
+    return Evidence(
+        source=source,
+        object=f"Node/{node}",
+        field=f"*{d.table} :{d.chain}",
+        value=f":{d.chain} {d.policy or 'DROP'}",
+        node=node,
+    )
+
+
+def _where(d: Decision) -> dict[str, str]:
+    rule: IptRule | None = d.deciding
+    if rule is not None:
+        return {"rule": rule.text, "line": str(rule.line), "chain": rule.chain}
+    return {"rule": f":{d.chain} {d.policy or 'DROP'}", "line": "", "chain": d.chain}
+
+
+def _delete_command(rule: IptRule, table: str) -> str:
+    spec = rule.text.strip()
+    if spec.startswith("-A "):
+        spec = "-D " + spec[3:]
+    return f"iptables -t {table} {spec}" if table != "filter" else f"iptables {spec}"
+
+
+# --- NET-102 ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FwdDrop:
+    node: str
+    decision: Decision
+    src: str
+    dst: str
+    in_iface: str
+    out_iface: str
+
+
+@check(
+    "node-forward-policy-drop",
+    code="NET-102",
+    needs=("k8s.nodes", "node.iptables"),
+)
+def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
+    snap = ctx.snapshot
+    cidrs = cluster_pod_cidrs(snap)
+    policies: dict[str, str] = {}
+    drops: list[_FwdDrop] = []
+    names = sorted(snap.node_by_name)
+    samples = {n: _pod_sample(snap, n) for n in names}
+    for node in names:
+        facts = snap.node_facts.get(node)
+        if facts is None or facts.iptables is None:
+            yield Note(
+                Message(
+                    "note.node_file_missing",
+                    {"node": node, "path": snap.node_source(node, "iptables")},
+                )
+            )
+            continue
+        fwd = facts.iptables.chain("filter", "FORWARD")
+        if fwd is not None and fwd.policy:
+            policies[node] = fwd.policy
+        local = samples[node]
+        if local is None or facts.routes is None:
+            yield Note(Message("note.firewall.no_pod_address", {"node": node}))
+            continue
+        peers = [p for p in names if p != node and samples[p] is not None][:_PEERS_TRIED]
+        for peer in peers:
+            remote = samples[peer]
+            assert remote is not None
+            d_local, d_remote = _dev_to(facts, local), _dev_to(facts, remote)
+            if d_local is None or d_remote is None:
+                continue
+            found = None
+            for src, dst, iif, oif in (
+                (local, remote, d_local, d_remote),
+                (remote, local, d_remote, d_local),
+            ):
+                for proto, dport in (("tcp", 80), ("icmp", None)):
+                    d = evaluate(
+                        facts.iptables,
+                        "filter",
+                        "FORWARD",
+                        Packet(
+                            src=src,
+                            dst=dst,
+                            proto=proto,
+                            dport=dport,
+                            in_iface=iif,
+                            out_iface=oif,
+                            local_addresses=_local_addresses(facts),
+                        ),
+                    )
+                    if d.verdict == "drop":
+                        found = _FwdDrop(node, d, src, dst, iif, oif)
+                        break
+                if found:
+                    break
+            if found:
+                drops.append(found)
+                break
+    odd = odd_one_out(policies)
+    cidr_text = ", ".join(c for c, _ in cidrs)
+    for fd in drops:
+        node = fd.node
+        facts = snap.node_facts[node]
+        assert facts.iptables is not None
+        where = _where(fd.decision)
+        params = {
+            "node": node,
+            "src": fd.src,
+            "dst": fd.dst,
+            "in": fd.in_iface,
+            "out": fd.out_iface,
+            **where,
+        }
+        evidence = [_rule_evidence(snap, node, fd.decision)]
+        evidence += [ev for _, ev in cidrs]
+        docker_user = facts.iptables.chain("filter", "DOCKER-USER") is not None
+        chain = "DOCKER-USER" if docker_user else "FORWARD"
+        fixes: list[Action] = []
+        targets = [c for c, _ in cidrs] or [f"{fd.src}/32", f"{fd.dst}/32"]
+        for cidr in targets:
+            fixes.append(
+                Action(
+                    message=Message(
+                        "fix.forward_accept_docker_user" if docker_user else "fix.forward_accept",
+                        {"node": node, "cidr": cidr},
+                    ),
+                    command=(
+                        f"iptables -I {chain} 1 -s {cidr} -j ACCEPT && "
+                        f"iptables -I {chain} 1 -d {cidr} -j ACCEPT"
+                    ),
+                )
+            )
+        notes: tuple[Message, ...] = ()
+        if odd is not None and node in odd.nodes:
+            notes = (odd.note("forward_policy"),)
+        yield Finding(
+            id="node-forward-policy-drop",
+            subject=Subject(kind="Node", name=node),
+            params={**params, "cidrs": cidr_text or f"{fd.src}, {fd.dst}"},
+            variant="rule" if fd.decision.deciding is not None else "default",
+            evidence=tuple(evidence),
+            fix=tuple(fixes),
+            verify=(
+                Action(
+                    message=Message("verify.forward_chain", {"node": node}),
+                    command=f"iptables -S {chain} | head -5 && iptables -S FORWARD | head -3",
+                ),
+            ),
+            notes=notes,
+            nodes=(node,),
+        )
+
+
+# --- NET-203 ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverlayFlow:
+    """One kind of packet the overlay sends between nodes."""
+
+    name: str  # vxlan | geneve | ipip | bgp | wireguard
+    proto: str
+    dport: int | None
+    why: Evidence
+
+
+_DEFAULT_PORT = {"vxlan": 4789, "geneve": 6081, "wireguard": 51820}
+
+
+def overlay_flows(snap: Snapshot, node: str) -> list[OverlayFlow]:
+    """The overlay packets ``node`` must accept from its peers, from its own tunnel devices
+    (the VXLAN port as ``ip -d`` prints it), and from Calico's IPPools / BGP routes."""
+    facts = snap.node_facts.get(node)
+    out: dict[tuple[str, int | None], OverlayFlow] = {}
+    src = snap.node_source(node, "ip_addr")
+    for i in (facts.interfaces if facts else None) or ():
+        data = i.linkinfo.info_data if i.linkinfo else None
+        kind = i.kind
+        if kind == "vxlan":
+            port = data.get("port") if data else None
+            port = port if isinstance(port, int) and port else _DEFAULT_PORT["vxlan"]
+            ev = Evidence(
+                source=src,
+                object=f"Interface/{i.ifname}",
+                field="linkinfo.info_data.port",
+                value=str(port),
+                node=node,
+            )
+            out.setdefault(("udp", port), OverlayFlow("vxlan", "udp", port, ev))
+        elif kind == "geneve":
+            port = data.get("port") if data else None
+            port = port if isinstance(port, int) and port else _DEFAULT_PORT["geneve"]
+            ev = Evidence(
+                source=src,
+                object=f"Interface/{i.ifname}",
+                field="linkinfo.info_kind",
+                value="geneve",
+                node=node,
+            )
+            out.setdefault(("udp", port), OverlayFlow("geneve", "udp", port, ev))
+        elif kind == "wireguard":
+            port = _DEFAULT_PORT["wireguard"]
+            ev = Evidence(
+                source=src,
+                object=f"Interface/{i.ifname}",
+                field="linkinfo.info_kind",
+                value="wireguard",
+                node=node,
+            )
+            out.setdefault(("udp", port), OverlayFlow("wireguard", "udp", port, ev))
+        elif kind == "ipip" and i.up:
+            ev = Evidence(
+                source=src,
+                object=f"Interface/{i.ifname}",
+                field="linkinfo.info_kind",
+                value="ipip",
+                node=node,
+            )
+            out.setdefault(("ipip", None), OverlayFlow("ipip", "ipip", None, ev))
+    for pool in snap.ippools or ():
+        if pool.spec.disabled:
+            continue
+        ev = Evidence(
+            source=snap.source("k8s.ippools"),
+            object=f"IPPool/{pool.metadata.name}",
+            field="spec.ipipMode",
+            value=pool.spec.ipip_mode,
+        )
+        if pool.spec.ipip_mode != "Never":
+            out.setdefault(("ipip", None), OverlayFlow("ipip", "ipip", None, ev))
+        if pool.spec.vxlan_mode != "Never":
+            vev = Evidence(
+                source=ev.source,
+                object=ev.object,
+                field="spec.vxlanMode",
+                value=pool.spec.vxlan_mode,
+            )
+            if not any(f.name == "vxlan" for f in out.values()):
+                out.setdefault(("udp", 4789), OverlayFlow("vxlan", "udp", 4789, vev))
+    for r in (facts.routes if facts else None) or ():
+        if r.protocol == "bird":
+            ev = Evidence(
+                source=snap.node_source(node, "ip_route"),
+                object=f"Node/{node}",
+                field=f"route {r.dst}.protocol",
+                value="bird",
+                node=node,
+            )
+            out.setdefault(("tcp", 179), OverlayFlow("bgp", "tcp", 179, ev))
+            break
+    return list(out.values())
+
+
+def _node_addresses(snap: Snapshot, node: str) -> list[str]:
+    """The addresses a node's overlay speaks from: InternalIP, the CNI's own annotations."""
+    n = snap.node_by_name.get(node)
+    if n is None:
+        return []
+    out: list[str] = []
+    for text in [
+        *n.internal_ips,
+        n.metadata.annotations.get("flannel.alpha.coreos.com/public-ip", ""),
+        n.metadata.annotations.get("projectcalico.org/IPv4Address", ""),
+    ]:
+        addr = parse_ip(text)
+        if addr is not None and addr.version == 4 and str(addr) not in out:
+            out.append(str(addr))
+    return out
+
+
+def arrival_iface(facts: NetFacts, peer_ip: str) -> str | None:
+    """The interface a peer's packet comes in on: the one sharing its subnet (the peer sends
+    straight to us on that link), else the one our route to the peer uses."""
+    addr = ipaddress.ip_address(peer_ip)
+    for i in facts.interfaces or ():
+        for a in i.addresses("inet"):
+            if a.scope in ("", "global") and a.prefixlen < 32 and addr in a.interface.network:
+                return i.ifname
+    r = route_to(facts.routes or (), peer_ip)
+    return r.dev if r is not None else None
+
+
+def _peer_text(peers: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{p} ({ip})" for p, ip in peers)
+
+
+@check(
+    "overlay-port-blocked",
+    code="NET-203",
+    needs=("k8s.nodes", "node.iptables"),
+)
+def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
+    snap = ctx.snapshot
+    names = sorted(snap.node_by_name)
+    for node in names:
+        facts = snap.node_facts.get(node)
+        if facts is None or facts.iptables is None:
+            yield Note(
+                Message(
+                    "note.node_file_missing",
+                    {"node": node, "path": snap.node_source(node, "iptables")},
+                )
+            )
+            continue
+        flows = overlay_flows(snap, node)
+        mine = _node_addresses(snap, node)
+        if not flows or not mine:
+            continue
+        local = _local_addresses(facts)
+        dst = next((a for a in mine if a in local), mine[0])
+        # (flow, deciding line or policy) -> the peers it drops, and the decision
+        blocked: dict[tuple[str, int | None, str], list[tuple[str, str]]] = defaultdict(list)
+        decisions: dict[tuple[str, int | None, str], tuple[OverlayFlow, Decision]] = {}
+        for peer in names:
+            if peer == node:
+                continue
+            for peer_ip in _node_addresses(snap, peer):
+                if peer_ip in local:
+                    continue
+                iif = arrival_iface(facts, peer_ip)
+                for flow in flows:
+                    d = evaluate(
+                        facts.iptables,
+                        "filter",
+                        "INPUT",
+                        Packet(
+                            src=peer_ip,
+                            dst=dst,
+                            proto=flow.proto,
+                            dport=flow.dport,
+                            in_iface=iif,
+                            local_addresses=local,
+                        ),
+                    )
+                    if d.verdict != "drop":
+                        continue
+                    key = (
+                        flow.name,
+                        flow.dport,
+                        str(d.deciding.line) if d.deciding else f"policy:{d.chain}",
+                    )
+                    blocked[key].append((peer, peer_ip))
+                    decisions[key] = (flow, d)
+        for key, peers in blocked.items():
+            flow, d = decisions[key]
+            where = _where(d)
+            what = f"{flow.proto} {flow.dport}" if flow.dport else "IP protocol 4 (IPIP)"
+            accept = f"-p {flow.proto} --dport {flow.dport}" if flow.dport else "-p 4"
+            fixes: list[Action] = []
+            if d.deciding is not None:
+                fixes.append(
+                    Action(
+                        message=Message("fix.overlay_delete_rule", {"node": node, **where}),
+                        command=_delete_command(d.deciding, "filter"),
+                    )
+                )
+            for _peer, ip in peers:
+                fixes.append(
+                    Action(
+                        message=Message(
+                            "fix.overlay_insert_accept", {"node": node, "peer": ip, "what": what}
+                        ),
+                        command=f"iptables -I INPUT 1 -s {ip}/32 {accept} -j ACCEPT",
+                    )
+                )
+            verify_cmd = (
+                f"iptables -S INPUT | grep -- '{flow.dport}'"
+                if flow.dport
+                else "iptables -S INPUT | grep -E -- '-p (4|ipencap|ipip)'"
+            )
+            yield Finding(
+                id="overlay-port-blocked",
+                subject=Subject(kind="Node", name=node),
+                params={
+                    "node": node,
+                    "overlay": flow.name,
+                    "what": what,
+                    "peers": _peer_text(peers),
+                    **where,
+                },
+                variant="rule" if d.deciding is not None else "default",
+                evidence=(_rule_evidence(snap, node, d), flow.why),
+                fix=tuple(fixes),
+                verify=(
+                    Action(
+                        message=Message("verify.overlay_rule", {"node": node, "what": what}),
+                        command=verify_cmd,
+                    ),
+                ),
+                nodes=(node, *(p for p, _ in peers)),
+            )
