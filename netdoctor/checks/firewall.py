@@ -106,7 +106,7 @@ def cluster_pod_cidrs(snap: Snapshot) -> list[tuple[str, Evidence]]:
     return out
 
 
-def _pod_sample(snap: Snapshot, node: str) -> str | None:
+def pod_sample(snap: Snapshot, node: str) -> str | None:
     """One address a pod on ``node`` really has (else the second address of its podCIDR)."""
     for p in snap.pods_by_node.get(node, ()):
         if p.spec.host_network:
@@ -195,7 +195,7 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
     policies: dict[str, str] = {}
     drops: list[_FwdDrop] = []
     names = sorted(snap.node_by_name)
-    samples = {n: _pod_sample(snap, n) for n in names}
+    samples = {n: pod_sample(snap, n) for n in names}
     for node in names:
         facts = snap.node_facts.get(node)
         if facts is None or facts.iptables is None:
