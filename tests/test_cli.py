@@ -224,8 +224,13 @@ def test_checks_lists_every_registered_check_with_its_needs(capsys):
     assert code == 0
     assert [r["code"] for r in rows] == [
         "NET-101",
+        "NET-102",
+        "NET-103",
+        "NET-104",
         "NET-105",
+        "NET-106",
         "NET-202",
+        "NET-203",
         "NET-301",
         "NET-302",
         "NET-401",

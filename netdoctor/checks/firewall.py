@@ -36,6 +36,17 @@ __all__ = [
 # interfaces, not nodes, so a few peers reached through different devices say as much as all.
 _PEERS_TRIED = 4
 
+# Chains that enforce NetworkPolicy (Calico's per-endpoint and per-policy chains, kube-router's,
+# the lab's): a drop there is a policy's verdict on one flow (NET-701), not the node's FORWARD.
+_POLICY_CHAINS = ("cali-tw-", "cali-fw-", "cali-pi-", "cali-po-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
+
+
+def _policy_drop(d: Decision) -> bool:
+    rule = d.deciding
+    if rule is not None and "policy" in (rule.comment or "").lower():
+        return True
+    return any(step.chain.startswith(_POLICY_CHAINS) for step in d.steps)
+
 
 # --- the cluster's pod networks --------------------------------------------------------------
 
@@ -240,7 +251,7 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
                             local_addresses=_local_addresses(facts),
                         ),
                     )
-                    if d.verdict == "drop":
+                    if d.verdict == "drop" and not _policy_drop(d):
                         found = _FwdDrop(node, d, src, dst, iif, oif)
                         break
                 if found:

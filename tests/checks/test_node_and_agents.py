@@ -49,6 +49,11 @@ def cluster(sysctl_a="1", sysctl_b="1", *, b_facts=True, agent_b=None, events=No
     )
 
 
+# These tests are about NET-101/105/202; the firewall and rp_filter checks need iptables and
+# routes these minimal snapshots do not hold, so they are left out here.
+THESE = ("NET-101", "NET-105", "NET-202")
+
+
 def outcome(d, id_):
     return next(o for o in d.outcomes if o.check_id == id_)
 
@@ -62,7 +67,7 @@ def test_ip_forward_off_on_one_node_is_reported_as_the_odd_one_out():
 
 
 def test_ip_forward_on_everywhere_passes():
-    d = diagnose(cluster())
+    d = diagnose(cluster(), only=THESE)
     assert outcome(d, "node-ip-forward-disabled").status is CheckStatus.OK
     assert d.verdict is Verdict.HEALTHY
 
@@ -179,7 +184,7 @@ def test_a_node_on_the_questions_path_without_data_makes_the_answer_inconclusive
     asked = type(snap)(
         **{**snap.__dict__, "manifest": type(snap.manifest)(question=Question(to="node/b"))}
     )
-    d = diagnose(asked)
+    d = diagnose(asked, only=THESE)
     assert d.verdict is Verdict.INCONCLUSIVE
     assert [(m.key, m.params["node"]) for m in d.reasons] == [
         ("inconclusive.path_node_unchecked", "b")
@@ -187,4 +192,4 @@ def test_a_node_on_the_questions_path_without_data_makes_the_answer_inconclusive
     off_path = type(snap)(
         **{**snap.__dict__, "manifest": type(snap.manifest)(question=Question(to="node/a"))}
     )
-    assert diagnose(off_path).verdict is Verdict.HEALTHY
+    assert diagnose(off_path, only=THESE).verdict is Verdict.HEALTHY
