@@ -23,6 +23,7 @@ from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.nodefacts import IptRule, NetFacts
 from netdoctor.model.snapshot import Snapshot
 from netdoctor.netfilter import Decision, Packet, evaluate
+from netdoctor.netfilter.felix import felix_ipsets
 
 __all__ = [
     "OverlayFlow",
@@ -207,6 +208,7 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
     drops: list[_FwdDrop] = []
     names = sorted(snap.node_by_name)
     samples = {n: pod_sample(snap, n) for n in names}
+    ipsets = felix_ipsets(snap)
     for node in names:
         facts = snap.node_facts.get(node)
         if facts is None or facts.iptables is None:
@@ -249,6 +251,7 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
                             in_iface=iif,
                             out_iface=oif,
                             local_addresses=_local_addresses(facts),
+                            ipsets=ipsets,
                         ),
                     )
                     if d.verdict == "drop" and not _policy_drop(d):
@@ -327,6 +330,13 @@ class OverlayFlow:
     why: Evidence
 
 
+_OVERLAY_NAMES = {
+    "vxlan": "VXLAN",
+    "geneve": "Geneve",
+    "ipip": "IPIP",
+    "bgp": "BGP",
+    "wireguard": "WireGuard",
+}
 _DEFAULT_PORT = {"vxlan": 4789, "geneve": 6081, "wireguard": 51820}
 
 
@@ -455,6 +465,7 @@ def _peer_text(peers: Iterable[tuple[str, str]]) -> str:
 def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
     snap = ctx.snapshot
     names = sorted(snap.node_by_name)
+    ipsets = felix_ipsets(snap)
     for node in names:
         facts = snap.node_facts.get(node)
         if facts is None or facts.iptables is None:
@@ -493,6 +504,7 @@ def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
                             dport=flow.dport,
                             in_iface=iif,
                             local_addresses=local,
+                            ipsets=ipsets,
                         ),
                     )
                     if d.verdict != "drop":
@@ -536,7 +548,7 @@ def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
                 subject=Subject(kind="Node", name=node),
                 params={
                     "node": node,
-                    "overlay": flow.name,
+                    "overlay": _OVERLAY_NAMES.get(flow.name, flow.name),
                     "what": what,
                     "peers": _peer_text(peers),
                     **where,

@@ -65,6 +65,7 @@ from netdoctor.model.nodefacts import (
 )
 from netdoctor.model.snapshot import Snapshot
 from netdoctor.netfilter import Packet, evaluate
+from netdoctor.netfilter.felix import felix_ipsets
 
 __all__ = ["STAGES", "Hop", "Path", "trace"]
 
@@ -167,40 +168,7 @@ def _index(snap: Snapshot) -> _Index:
     return idx
 
 
-def _felix_sets(snap: Snapshot) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The ipsets Felix keeps, rebuilt from what it builds them from: the Calico nodes'
-    addresses (``cali40all-hosts-net``, ``cali40all-vxlan-net``) and the IP pools
-    (``cali40all-ipam-pools``; ``cali40masq-ipam-pools`` for natOutgoing). Empty when the
-    cluster runs no Calico; a set built from missing objects is left out (unknown)."""
-    annotation = "projectcalico.org/IPv4Address"
-    nodes = snap.nodes or ()
-    if not (
-        snap.ippools
-        or snap.calico_nodes
-        or any(annotation in n.metadata.annotations for n in nodes)
-    ):
-        return ()
-    hosts: set[str] = set()
-    for n in nodes:
-        hosts.update(n.internal_ips)
-        ann = _ip(n.metadata.annotations.get(annotation))
-        if ann is not None:
-            hosts.add(str(ann))
-    for c in snap.calico_nodes or ():
-        bgp = _ip(c.spec.bgp.ipv4_address) if c.spec.bgp else None
-        if bgp is not None:
-            hosts.add(str(bgp))
-    sets: list[tuple[str, tuple[str, ...]]] = []
-    if snap.nodes is not None:
-        sets += [
-            ("cali40all-hosts-net", tuple(sorted(hosts))),
-            ("cali40all-vxlan-net", tuple(sorted(hosts))),
-        ]
-    if snap.ippools is not None:
-        pools = [p.spec for p in snap.ippools if not p.spec.disabled and p.spec.cidr]
-        sets.append(("cali40all-ipam-pools", tuple(p.cidr for p in pools)))
-        sets.append(("cali40masq-ipam-pools", tuple(p.cidr for p in pools if p.nat_outgoing)))
-    return tuple(sets)
+_felix_sets = felix_ipsets  # shared with the checks: netdoctor.netfilter.felix
 
 
 def _ip(text: str | None) -> IP | None:
