@@ -1,0 +1,180 @@
+"""NET-102 / NET-203 over real iptables-save captures, and NET-103 / NET-106 thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from builders import facts, iface, node, pod, route, snapshot
+
+from netdoctor.checks.node import conntrack_counters
+from netdoctor.checks.registry import Context, Note
+from netdoctor.engine import diagnose
+from netdoctor.model.findings import Finding
+from netdoctor.parsers.iptables import parse_iptables_save
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "commands"
+DOCKER = (FIX / "iptables-save-docker-legacy.txt").read_text()
+FLANNEL = (FIX / "iptables-save-flannel.txt").read_text()
+KUBE_PROXY = (FIX / "iptables-save-kube-proxy.txt").read_text()
+ONLY = ("NET-102", "NET-203")
+
+
+def _vxlan(name: str, port: int) -> dict:
+    out = iface(name, index=5, kind="vxlan")
+    out["linkinfo"]["info_data"] = {"id": 1, "port": port}
+    return out
+
+
+def _facts(n: int, rules: str, sysctl: dict[str, str] | None = None, conntrack: str | None = None):
+    other = 2 if n == 1 else 1
+    f = facts(
+        [
+            iface("eth0", f"10.0.0.{n}/24"),
+            iface("cni0", f"10.244.{n}.1/24", index=3, kind="bridge"),
+            _vxlan("flannel.1", 8472),
+        ],
+        [
+            route("10.0.0.0/24", dev="eth0", protocol="kernel", scope="link"),
+            route(f"10.244.{n}.0/24", dev="cni0", protocol="kernel", scope="link"),
+            route(f"10.244.{other}.0/24", dev="flannel.1", gateway=f"10.244.{other}.0"),
+        ],
+        sysctl=sysctl,
+    )
+    ruleset = parse_iptables_save(rules.encode(), f"nodes/n{n}/iptables-save.txt")
+    return msgspec.structs.replace(f, iptables=ruleset, conntrack=conntrack)
+
+
+def _cluster(rules2: str, rules1: str = FLANNEL, **kw):
+    return snapshot(
+        nodes=[
+            node("n1", "10.0.0.1", pod_cidr="10.244.1.0/24"),
+            node("n2", "10.0.0.2", pod_cidr="10.244.2.0/24"),
+        ],
+        pods=[pod("default", "a", "n1", "10.244.1.5"), pod("default", "b", "n2", "10.244.2.7")],
+        node_facts={"n1": _facts(1, rules1), "n2": _facts(2, rules2, **kw)},
+    )
+
+
+def _findings(d, id_: str) -> list[Finding]:
+    return [r.finding for r in d.findings if r.finding.id == id_]
+
+
+def test_docker_forward_drop_without_a_cni_accept_is_named_with_its_policy_line():
+    (f,) = _findings(diagnose(_cluster(DOCKER), only=ONLY), "node-forward-policy-drop")
+    assert f.subject.name == "n2"
+    assert f.evidence[0].value == ":FORWARD DROP"
+    assert f.evidence[0].source == "nodes/n2/iptables-save.txt"
+    # the pod CIDR: the smallest prefix over both nodes' spec.podCIDR
+    assert f.fix[0].command == (
+        "iptables -I DOCKER-USER 1 -s 10.244.0.0/22 -j ACCEPT && "
+        "iptables -I DOCKER-USER 1 -d 10.244.0.0/22 -j ACCEPT"
+    )
+
+
+def test_docker_drop_policy_with_flannels_forward_accept_is_not_a_finding():
+    # flannel's FLANNEL-FWD chain (the real capture's lines) placed in Docker's filter table
+    fwd = [ln for ln in FLANNEL.splitlines() if "FLANNEL-FWD" in ln]
+    chains = [ln for ln in fwd if ln.startswith(":")]
+    rules = [ln for ln in fwd if ln.startswith("-A")]
+    lines = DOCKER.splitlines()
+    at = lines.index(":FORWARD DROP [0:0]")
+    lines[at + 1 : at + 1] = chains
+    commit = max(i for i, ln in enumerate(lines) if ln == "COMMIT")
+    lines[commit:commit] = rules
+    d = diagnose(_cluster("\n".join(lines) + "\n"), only=ONLY)
+    assert _findings(d, "node-forward-policy-drop") == []
+
+
+def test_kube_proxy_rules_with_forward_accept_pass():
+    d = diagnose(_cluster(KUBE_PROXY), only=ONLY)
+    assert [o.status.value for o in d.outcomes] == ["ok", "ok"]
+
+
+def _input_drop(rule: str) -> str:
+    return FLANNEL.replace(":OUTPUT ACCEPT [0:0]\n", f":OUTPUT ACCEPT [0:0]\n{rule}\n", 1)
+
+
+def test_a_drop_of_vxlan_from_the_peer_names_the_rule_its_line_and_the_delete_command():
+    rule = "-A INPUT -s 10.0.0.1/32 -p udp -m udp --dport 8472 -j DROP"
+    (f,) = _findings(diagnose(_cluster(_input_drop(rule)), only=ONLY), "overlay-port-blocked")
+    assert (f.subject.name, f.variant) == ("n2", "rule")
+    assert f.params["peers"] == "n1 (10.0.0.1)"
+    assert f.params["line"] == str(_input_drop(rule).splitlines().index(rule) + 1)
+    assert f.evidence[1].object == "Interface/flannel.1"
+    assert f.fix[0].command == "iptables -D INPUT -s 10.0.0.1/32 -p udp -m udp --dport 8472 -j DROP"
+    assert f.fix[1].command == "iptables -I INPUT 1 -s 10.0.0.1/32 -p udp --dport 8472 -j ACCEPT"
+
+
+def test_a_drop_of_vxlan_from_an_address_that_is_no_peer_is_not_a_finding():
+    rule = "-A INPUT -s 10.9.9.9/32 -p udp -m udp --dport 8472 -j DROP"
+    d = diagnose(_cluster(_input_drop(rule)), only=ONLY)
+    assert _findings(d, "overlay-port-blocked") == []
+
+
+def test_a_drop_of_the_other_vxlan_port_is_not_a_finding_on_flannel():
+    rule = "-A INPUT -p udp -m udp --dport 4789 -j DROP"
+    d = diagnose(_cluster(_input_drop(rule)), only=ONLY)
+    assert _findings(d, "overlay-port-blocked") == []
+
+
+def test_conntrack_counters_sum_the_real_per_cpu_lines():
+    text = (FIX / "conntrack-stats.txt").read_text()
+    assert conntrack_counters(text) == {"drop": 0, "early_drop": 0, "insert_failed": 0}
+    line = text.splitlines()[1].replace("drop=0 early_drop=0", "drop=3 early_drop=4")
+    assert conntrack_counters(line + "\n" + line) == {
+        "drop": 6,
+        "early_drop": 8,
+        "insert_failed": 0,
+    }
+
+
+def _ct(count: int, stats: str | None = None):
+    sysctl = {
+        "net.netfilter.nf_conntrack_count": str(count),
+        "net.netfilter.nf_conntrack_max": "1000",
+    }
+    return diagnose(_cluster(FLANNEL, sysctl=sysctl, conntrack=stats), only=("NET-106",))
+
+
+def test_conntrack_at_90_percent_is_a_warning_and_89_percent_is_not():
+    (f,) = _findings(_ct(900), "conntrack-table-full")
+    assert (f.variant, f.severity.value if f.severity else None) == ("default", "warning")
+    assert _findings(_ct(899), "conntrack-table-full") == []
+
+
+def test_conntrack_drops_are_critical_even_with_room_left():
+    stats = (
+        (FIX / "conntrack-stats.txt").read_text().replace("drop=0 early_drop", "drop=2 early_drop")
+    )
+    (f,) = _findings(_ct(100, stats), "conntrack-table-full")
+    assert (f.variant, f.severity, f.params["drop"]) == ("dropping", None, "4")
+
+
+def _bridge_nf(sysctl: dict[str, str]):
+    from netdoctor.checks.node import bridge_nf_disabled
+
+    snap = snapshot(
+        nodes=[node("n1", "10.0.0.1")],
+        node_facts={
+            "n1": msgspec.structs.replace(
+                facts([], sysctl=sysctl),
+                cni_files={"10-flannel.conflist": '{"name":"cbr0","plugins":[{"type":"flannel"}]}'},
+            )
+        },
+    )
+    return list(bridge_nf_disabled(Context(snap)))
+
+
+def test_a_missing_bridge_nf_key_in_a_full_sysctl_dump_means_br_netfilter_is_not_loaded():
+    full = {f"net.ipv4.conf.veth{i}.rp_filter": "0" for i in range(250)}
+    (f,) = _bridge_nf(full)
+    assert isinstance(f, Finding)
+    assert f.variant == "module_missing"
+    assert f.fix[0].command.startswith("modprobe br_netfilter")
+
+
+def test_a_missing_bridge_nf_key_in_a_hand_made_subset_is_only_a_note():
+    (n,) = _bridge_nf({"net.ipv4.ip_forward": "1"})
+    assert isinstance(n, Note)
+    assert n.message.params["key"] == "net.bridge.bridge-nf-call-iptables"
