@@ -13,24 +13,30 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from netdoctor.checks.common import parse_ip, route_to, smallest_supernet
 from netdoctor.checks.oddone import odd_one_out
-from netdoctor.checks.registry import Context, Note, Yielded, check
+from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
+from netdoctor.model.nftables import NftRuleset, decode_ruleset
 from netdoctor.model.nodefacts import IptRule, NetFacts
 from netdoctor.model.snapshot import Snapshot
 from netdoctor.netfilter import Decision, Packet, evaluate
 from netdoctor.netfilter.felix import felix_ipsets
+from netdoctor.netfilter.nft import NftDecision, evaluate_hook, rule_text
 
 __all__ = [
+    "Blocked",
     "OverlayFlow",
     "arrival_iface",
     "cluster_pod_cidrs",
+    "firewall_drop",
     "forward_policy_drop",
     "overlay_flows",
+    "overlay_port_blocked",
+    "pod_sample",
 ]
 
 # How many peer nodes one node's FORWARD chain is tried against: the rules name CIDRs and
@@ -149,38 +155,150 @@ def _dev_to(facts: NetFacts, ip: str) -> str | None:
     return r.dev if r is not None else None
 
 
-def _rule_evidence(snap: Snapshot, node: str, d: Decision) -> Evidence:
-    """The rule (its line in iptables-save.txt) or the policy that decided."""
-    source = snap.node_source(node, "iptables")
-    if d.deciding is not None:
-        return Evidence(
-            source=source,
-            object=f"Node/{node}",
-            field=f"line {d.deciding.line}",
-            value=d.deciding.text,
-            node=node,
-        )
-    return Evidence(
-        source=source,
-        object=f"Node/{node}",
-        field=f"*{d.table} :{d.chain}",
-        value=f":{d.chain} {d.policy or 'DROP'}",
-        node=node,
-    )
-
-
-def _where(d: Decision) -> dict[str, str]:
-    rule: IptRule | None = d.deciding
-    if rule is not None:
-        return {"rule": rule.text, "line": str(rule.line), "chain": rule.chain}
-    return {"rule": f":{d.chain} {d.policy or 'DROP'}", "line": "", "chain": d.chain}
-
-
 def _delete_command(rule: IptRule, table: str) -> str:
     spec = rule.text.strip()
     if spec.startswith("-A "):
         spec = "-D " + spec[3:]
     return f"iptables -t {table} {spec}" if table != "filter" else f"iptables {spec}"
+
+
+# iptables-nft writes these tables; iptables-save shows them, so the nft walk leaves them out
+_IPTABLES_NFT_TABLES = frozenset(("ip", t) for t in ("filter", "nat", "mangle", "raw", "security"))
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A certain drop, from iptables-save or the nft ruleset: the rule (or policy), where it
+    is written, and how to undo it."""
+
+    evidence: Evidence
+    params: dict[str, str]  # rule, line, chain (iptables) / handle, chain, table (nft)
+    variant: str  # rule | default (iptables), nft_rule | nft_policy
+    delete: str | None  # the command that deletes the dropping rule
+    insert_at: str  # where an accept goes first: "iptables -I INPUT 1" / "nft insert rule ..."
+    nft: bool
+    key: str  # the same rule, for grouping peers
+
+
+def _ipt_blocked(snap: Snapshot, node: str, d: Decision) -> Blocked:
+    source = snap.node_source(node, "iptables")
+    rule: IptRule | None = d.deciding
+    if rule is not None:
+        ev = Evidence(
+            source=source,
+            object=f"Node/{node}",
+            field=f"line {rule.line}",
+            value=rule.text,
+            node=node,
+        )
+        params = {"rule": rule.text, "line": str(rule.line), "chain": rule.chain}
+        return Blocked(
+            ev,
+            params,
+            "rule",
+            _delete_command(rule, d.table),
+            f"iptables -I {d.chain} 1",
+            False,
+            f"ipt:{rule.line}",
+        )
+    policy = f":{d.chain} {d.policy or 'DROP'}"
+    ev = Evidence(
+        source=source,
+        object=f"Node/{node}",
+        field=f"*{d.table} :{d.chain}",
+        value=policy,
+        node=node,
+    )
+    return Blocked(
+        ev,
+        {"rule": policy, "line": "", "chain": d.chain},
+        "default",
+        None,
+        f"iptables -I {d.chain} 1",
+        False,
+        f"ipt:policy:{d.chain}",
+    )
+
+
+def _nft_blocked(snap: Snapshot, node: str, d: NftDecision) -> Blocked:
+    source = snap.node_source(node, "nft")
+    base = d.chain
+    assert base is not None
+    insert_at = f"nft insert rule {base.family} {base.table} {base.name}"
+    rule = d.deciding
+    if rule is not None:
+        text = rule_text(rule)
+        where = f"table {rule.family} {rule.table} chain {rule.chain} handle {rule.handle}"
+        ev = Evidence(
+            source=source,
+            object=f"Node/{node}",
+            field=f"{where} (rule {rule.index})",
+            value=text,
+            node=node,
+        )
+        params = {
+            "rule": text,
+            "handle": str(rule.handle),
+            "chain": rule.chain,
+            "table": f"{rule.family} {rule.table}",
+        }
+        delete = f"nft delete rule {rule.family} {rule.table} {rule.chain} handle {rule.handle}"
+        return Blocked(ev, params, "nft_rule", delete, insert_at, True, f"nft:{where}")
+    where = f"table {base.family} {base.table} chain {base.name}"
+    policy = f"policy {base.policy or 'drop'}"
+    ev = Evidence(source=source, object=f"Node/{node}", field=where, value=policy, node=node)
+    params = {
+        "rule": policy,
+        "handle": "",
+        "chain": base.name,
+        "table": f"{base.family} {base.table}",
+    }
+    return Blocked(ev, params, "nft_policy", None, insert_at, True, f"nft:{where}:policy")
+
+
+def _nft_of(facts: NetFacts, cache: dict[int, NftRuleset | None]) -> NftRuleset | None:
+    if facts.nft is None:
+        return None
+    key = id(facts.nft)
+    if key not in cache:
+        try:
+            cache[key] = decode_ruleset(facts.nft)
+        except ValueError:
+            cache[key] = None  # the bundle reader refuses such a file; never reached from it
+    return cache[key]
+
+
+def firewall_drop(
+    snap: Snapshot,
+    node: str,
+    facts: NetFacts,
+    chain: str,
+    packet: Packet,
+    nft_cache: dict[int, NftRuleset | None],
+    *,
+    ignore: Callable[[Decision], bool] | None = None,
+) -> Blocked | None:
+    """The rule or policy on ``node`` that certainly drops ``packet`` in the filter ``chain``
+    (INPUT, FORWARD): iptables-save first, then the nftables tables iptables-save does not show."""
+    if facts.iptables is not None:
+        d = evaluate(facts.iptables, "filter", chain, packet)
+        if d.verdict == "drop" and not (ignore and ignore(d)):
+            return _ipt_blocked(snap, node, d)
+    rs = _nft_of(facts, nft_cache)
+    if rs is not None:
+        legacy = facts.iptables is not None and facts.iptables.backend == "legacy"
+        skip = frozenset() if facts.iptables is None or legacy else _IPTABLES_NFT_TABLES
+        nd = evaluate_hook(rs, chain.lower(), packet, skip_tables=skip)
+        if nd.verdict == "drop" and not _nft_policy_drop(nd):
+            return _nft_blocked(snap, node, nd)
+    return None
+
+
+def _nft_policy_drop(d: NftDecision) -> bool:
+    rule = d.deciding
+    if rule is not None and "policy" in (rule.comment or "").lower():
+        return True
+    return any(step.chain.rsplit(" ", 1)[-1].startswith(_POLICY_CHAINS) for step in d.steps)
 
 
 # --- NET-102 ---------------------------------------------------------------------------------
@@ -189,37 +307,45 @@ def _delete_command(rule: IptRule, table: str) -> str:
 @dataclass(frozen=True)
 class _FwdDrop:
     node: str
-    decision: Decision
+    blocked: Blocked
     src: str
     dst: str
     in_iface: str
     out_iface: str
 
 
-@check(
-    "node-forward-policy-drop",
-    code="NET-102",
-    needs=("k8s.nodes", "node.iptables"),
-)
+def _no_firewall_note(snap: Snapshot, node: str) -> Note:
+    paths = f"{snap.node_source(node, 'iptables')}, {snap.node_source(node, 'nft')}"
+    return Note(Message("note.node_file_missing", {"node": node, "path": paths}))
+
+
+def _no_firewall_skip(snap: Snapshot) -> Skip | None:
+    if snap.has("node.iptables") or snap.has("node.nft"):
+        return None
+    paths = f"{snap.source('node.iptables')}, {snap.source('node.nft')}"
+    return Skip(Message("skip.missing", {"path": paths}))
+
+
+@check("node-forward-policy-drop", code="NET-102", needs=("k8s.nodes",))
 def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
     snap = ctx.snapshot
+    skip = _no_firewall_skip(snap)
+    if skip is not None:
+        yield skip
+        return
     cidrs = cluster_pod_cidrs(snap)
     policies: dict[str, str] = {}
     drops: list[_FwdDrop] = []
     names = sorted(snap.node_by_name)
     samples = {n: pod_sample(snap, n) for n in names}
     ipsets = felix_ipsets(snap)
+    nft_cache: dict[int, NftRuleset | None] = {}
     for node in names:
         facts = snap.node_facts.get(node)
-        if facts is None or facts.iptables is None:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": node, "path": snap.node_source(node, "iptables")},
-                )
-            )
+        if facts is None or (facts.iptables is None and facts.nft is None):
+            yield _no_firewall_note(snap, node)
             continue
-        fwd = facts.iptables.chain("filter", "FORWARD")
+        fwd = facts.iptables.chain("filter", "FORWARD") if facts.iptables else None
         if fwd is not None and fwd.policy:
             policies[node] = fwd.policy
         local = samples[node]
@@ -227,74 +353,86 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
             yield Note(Message("note.firewall.no_pod_address", {"node": node}))
             continue
         peers = [p for p in names if p != node and samples[p] is not None][:_PEERS_TRIED]
+        found: _FwdDrop | None = None
         for peer in peers:
             remote = samples[peer]
             assert remote is not None
             d_local, d_remote = _dev_to(facts, local), _dev_to(facts, remote)
             if d_local is None or d_remote is None:
                 continue
-            found = None
             for src, dst, iif, oif in (
                 (local, remote, d_local, d_remote),
                 (remote, local, d_remote, d_local),
             ):
                 for proto, dport in (("tcp", 80), ("icmp", None)):
-                    d = evaluate(
-                        facts.iptables,
-                        "filter",
-                        "FORWARD",
-                        Packet(
-                            src=src,
-                            dst=dst,
-                            proto=proto,
-                            dport=dport,
-                            in_iface=iif,
-                            out_iface=oif,
-                            local_addresses=_local_addresses(facts),
-                            ipsets=ipsets,
-                        ),
+                    pkt = Packet(
+                        src=src,
+                        dst=dst,
+                        proto=proto,
+                        dport=dport,
+                        in_iface=iif,
+                        out_iface=oif,
+                        local_addresses=_local_addresses(facts),
+                        ipsets=ipsets,
                     )
-                    if d.verdict == "drop" and not _policy_drop(d):
-                        found = _FwdDrop(node, d, src, dst, iif, oif)
+                    b = firewall_drop(
+                        snap, node, facts, "FORWARD", pkt, nft_cache, ignore=_policy_drop
+                    )
+                    if b is not None:
+                        found = _FwdDrop(node, b, src, dst, iif, oif)
                         break
                 if found:
                     break
             if found:
-                drops.append(found)
                 break
+        if found:
+            drops.append(found)
     odd = odd_one_out(policies)
     cidr_text = ", ".join(c for c, _ in cidrs)
     for fd in drops:
         node = fd.node
         facts = snap.node_facts[node]
-        assert facts.iptables is not None
-        where = _where(fd.decision)
+        b = fd.blocked
         params = {
             "node": node,
             "src": fd.src,
             "dst": fd.dst,
             "in": fd.in_iface,
             "out": fd.out_iface,
-            **where,
+            "cidrs": cidr_text or f"{fd.src}, {fd.dst}",
+            "line": "",
+            "handle": "",
+            "table": "",
+            **b.params,
         }
-        evidence = [_rule_evidence(snap, node, fd.decision)]
-        evidence += [ev for _, ev in cidrs]
-        docker_user = facts.iptables.chain("filter", "DOCKER-USER") is not None
-        chain = "DOCKER-USER" if docker_user else "FORWARD"
+        evidence = [b.evidence, *(ev for _, ev in cidrs)]
+        docker_user = (
+            not b.nft
+            and facts.iptables is not None
+            and facts.iptables.chain("filter", "DOCKER-USER") is not None
+        )
         fixes: list[Action] = []
         targets = [c for c, _ in cidrs] or [f"{fd.src}/32", f"{fd.dst}/32"]
         for cidr in targets:
-            fixes.append(
-                Action(
-                    message=Message(
-                        "fix.forward_accept_docker_user" if docker_user else "fix.forward_accept",
-                        {"node": node, "cidr": cidr},
-                    ),
-                    command=(
-                        f"iptables -I {chain} 1 -s {cidr} -j ACCEPT && "
-                        f"iptables -I {chain} 1 -d {cidr} -j ACCEPT"
+            if b.nft:
+                key, command = (
+                    "fix.forward_accept_nft",
+                    (
+                        f"{b.insert_at} ip saddr {cidr} accept && "
+                        f"{b.insert_at} ip daddr {cidr} accept"
                     ),
                 )
+                verify = f"nft -a list chain {b.insert_at.split(' ', 3)[3]}"
+            else:
+                chain = "DOCKER-USER" if docker_user else "FORWARD"
+                key = "fix.forward_accept_docker_user" if docker_user else "fix.forward_accept"
+                command = (
+                    f"iptables -I {chain} 1 -s {cidr} -j ACCEPT && "
+                    f"iptables -I {chain} 1 -d {cidr} -j ACCEPT"
+                )
+                verify = f"iptables -S {chain} | head -5 && iptables -S FORWARD | head -3"
+            fixes.append(
+                Action(message=Message(key, {"node": node, "cidr": cidr}), command=command)
             )
         notes: tuple[Message, ...] = ()
         if odd is not None and node in odd.nodes:
@@ -302,14 +440,14 @@ def forward_policy_drop(ctx: Context) -> Iterator[Yielded]:
         yield Finding(
             id="node-forward-policy-drop",
             subject=Subject(kind="Node", name=node),
-            params={**params, "cidrs": cidr_text or f"{fd.src}, {fd.dst}"},
-            variant="rule" if fd.decision.deciding is not None else "default",
+            params=params,
+            variant=b.variant,
             evidence=tuple(evidence),
             fix=tuple(fixes),
             verify=(
                 Action(
                     message=Message("verify.forward_chain", {"node": node}),
-                    command=f"iptables -S {chain} | head -5 && iptables -S FORWARD | head -3",
+                    command=verify,
                 ),
             ),
             notes=notes,
@@ -457,24 +595,20 @@ def _peer_text(peers: Iterable[tuple[str, str]]) -> str:
     return ", ".join(f"{p} ({ip})" for p, ip in peers)
 
 
-@check(
-    "overlay-port-blocked",
-    code="NET-203",
-    needs=("k8s.nodes", "node.iptables"),
-)
+@check("overlay-port-blocked", code="NET-203", needs=("k8s.nodes",))
 def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
     snap = ctx.snapshot
+    skip = _no_firewall_skip(snap)
+    if skip is not None:
+        yield skip
+        return
     names = sorted(snap.node_by_name)
     ipsets = felix_ipsets(snap)
+    nft_cache: dict[int, NftRuleset | None] = {}
     for node in names:
         facts = snap.node_facts.get(node)
-        if facts is None or facts.iptables is None:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": node, "path": snap.node_source(node, "iptables")},
-                )
-            )
+        if facts is None or (facts.iptables is None and facts.nft is None):
+            yield _no_firewall_note(snap, node)
             continue
         flows = overlay_flows(snap, node)
         mine = _node_addresses(snap, node)
@@ -482,9 +616,9 @@ def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
             continue
         local = _local_addresses(facts)
         dst = next((a for a in mine if a in local), mine[0])
-        # (flow, deciding line or policy) -> the peers it drops, and the decision
+        # (flow, the dropping rule or policy) -> the peers it drops
         blocked: dict[tuple[str, int | None, str], list[tuple[str, str]]] = defaultdict(list)
-        decisions: dict[tuple[str, int | None, str], tuple[OverlayFlow, Decision]] = {}
+        found: dict[tuple[str, int | None, str], tuple[OverlayFlow, Blocked]] = {}
         for peer in names:
             if peer == node:
                 continue
@@ -493,56 +627,65 @@ def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
                     continue
                 iif = arrival_iface(facts, peer_ip)
                 for flow in flows:
-                    d = evaluate(
-                        facts.iptables,
-                        "filter",
-                        "INPUT",
-                        Packet(
-                            src=peer_ip,
-                            dst=dst,
-                            proto=flow.proto,
-                            dport=flow.dport,
-                            in_iface=iif,
-                            local_addresses=local,
-                            ipsets=ipsets,
-                        ),
+                    pkt = Packet(
+                        src=peer_ip,
+                        dst=dst,
+                        proto=flow.proto,
+                        dport=flow.dport,
+                        in_iface=iif,
+                        local_addresses=local,
+                        ipsets=ipsets,
                     )
-                    if d.verdict != "drop":
+                    b = firewall_drop(snap, node, facts, "INPUT", pkt, nft_cache)
+                    if b is None:
                         continue
-                    key = (
-                        flow.name,
-                        flow.dport,
-                        str(d.deciding.line) if d.deciding else f"policy:{d.chain}",
-                    )
+                    key = (flow.name, flow.dport, b.key)
                     blocked[key].append((peer, peer_ip))
-                    decisions[key] = (flow, d)
+                    found[key] = (flow, b)
         for key, peers in blocked.items():
-            flow, d = decisions[key]
-            where = _where(d)
+            flow, b = found[key]
             what = f"{flow.proto} {flow.dport}" if flow.dport else "IP protocol 4 (IPIP)"
-            accept = f"-p {flow.proto} --dport {flow.dport}" if flow.dport else "-p 4"
+            params = {"line": "", "handle": "", "table": "", **b.params}
             fixes: list[Action] = []
-            if d.deciding is not None:
+            if b.delete is not None:
                 fixes.append(
                     Action(
-                        message=Message("fix.overlay_delete_rule", {"node": node, **where}),
-                        command=_delete_command(d.deciding, "filter"),
+                        message=Message(
+                            "fix.overlay_delete_nft_rule" if b.nft else "fix.overlay_delete_rule",
+                            {"node": node, **params},
+                        ),
+                        command=b.delete,
                     )
                 )
             for _peer, ip in peers:
+                if b.nft:
+                    match = (
+                        f"ip saddr {ip} {flow.proto} dport {flow.dport}"
+                        if flow.dport
+                        else f"ip saddr {ip} ip protocol ipencap"
+                    )
+                    command = f"{b.insert_at} {match} accept"
+                else:
+                    match = (
+                        f"-s {ip}/32 -p {flow.proto} --dport {flow.dport}"
+                        if flow.dport
+                        else f"-s {ip}/32 -p 4"
+                    )
+                    command = f"{b.insert_at} {match} -j ACCEPT"
                 fixes.append(
                     Action(
                         message=Message(
                             "fix.overlay_insert_accept", {"node": node, "peer": ip, "what": what}
                         ),
-                        command=f"iptables -I INPUT 1 -s {ip}/32 {accept} -j ACCEPT",
+                        command=command,
                     )
                 )
-            verify_cmd = (
-                f"iptables -S INPUT | grep -- '{flow.dport}'"
-                if flow.dport
-                else "iptables -S INPUT | grep -E -- '-p (4|ipencap|ipip)'"
-            )
+            if b.nft:
+                verify_cmd = f"nft -a list ruleset | grep -E '{flow.dport or 'ipencap'}'"
+            elif flow.dport:
+                verify_cmd = f"iptables -S INPUT | grep -- '{flow.dport}'"
+            else:
+                verify_cmd = "iptables -S INPUT | grep -E -- '-p (4|ipencap|ipip)'"
             yield Finding(
                 id="overlay-port-blocked",
                 subject=Subject(kind="Node", name=node),
@@ -551,10 +694,10 @@ def overlay_port_blocked(ctx: Context) -> Iterator[Yielded]:
                     "overlay": _OVERLAY_NAMES.get(flow.name, flow.name),
                     "what": what,
                     "peers": _peer_text(peers),
-                    **where,
+                    **params,
                 },
-                variant="rule" if d.deciding is not None else "default",
-                evidence=(_rule_evidence(snap, node, d), flow.why),
+                variant=b.variant,
+                evidence=(b.evidence, flow.why),
                 fix=tuple(fixes),
                 verify=(
                     Action(
