@@ -143,3 +143,30 @@ def test_an_xt_match_nft_cannot_show_is_unknown_not_a_guess():
         ),
     )
     assert d.verdict == "unknown"
+
+
+def test_the_trace_stops_at_an_nft_base_chain_that_iptables_accepts_but_nft_drops(tmp_path):
+    import shutil
+
+    from netdoctor.sources import BundleSource
+    from netdoctor.trace.path import trace
+
+    root = Path(__file__).resolve().parents[2]
+    bundle = tmp_path / "b"
+    shutil.copytree(root / "examples" / "healthy-calico", bundle)
+    scenario = next((root / "tests" / "scenarios").glob("32_*"))
+    shutil.copy(
+        scenario / "nodes" / "l20-gpu-05" / "nft-ruleset.json",
+        bundle / "nodes" / "l20-gpu-05" / "nft-ruleset.json",
+    )
+    path = trace(BundleSource(str(bundle)).load(), "default/netdebug04", "default/netdebug05")
+    drop = next(h for h in path.hops if h.verdict == "drop")
+    before = path.hops[drop.index - 1]
+    assert (before.stage, before.verdict, before.node) == ("filter-input", "pass", "l20-gpu-05")
+    assert (drop.stage, drop.node, drop.message.key) == (
+        "filter-input",
+        "l20-gpu-05",
+        "hop.filter-input.nft_drop",
+    )
+    assert drop.cause == "overlay-port-blocked"
+    assert drop.evidence[0].value == "policy drop"
