@@ -270,3 +270,20 @@ def test_iptables_nft_tables_are_left_to_iptables_save_and_the_other_nft_tables_
     d = diagnose(_nft_cluster("iptables-nft", iptables2=rules, vxlan_port=4789), only=("NET-203",))
     (f,) = _findings(d, "overlay-port-blocked")
     assert (f.variant, f.params["table"], f.params["handle"]) == ("nft_rule", "inet filter", "2")
+
+
+def test_peers_grouped_by_the_prefixes_the_rules_name_are_still_told_apart():
+    # n4 drops VXLAN from n2's address only: n1 and n3 share a cell and stay accepted
+    names = ["n1", "n2", "n3", "n4"]
+    rule = "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 8472 -j DROP"
+    nf = {}
+    for i, name in enumerate(names, 1):
+        f = facts(
+            [iface("eth0", f"10.0.0.{i}/24"), _vxlan("flannel.1", 8472)],
+            [route("10.0.0.0/24", dev="eth0", protocol="kernel", scope="link")],
+        )
+        rules = _input_drop(rule) if name == "n4" else FLANNEL
+        nf[name] = msgspec.structs.replace(f, iptables=parse_iptables_save(rules.encode(), "x"))
+    snap = snapshot(nodes=[node(n, f"10.0.0.{i}") for i, n in enumerate(names, 1)], node_facts=nf)
+    (f,) = _findings(diagnose(snap, only=("NET-203",)), "overlay-port-blocked")
+    assert (f.subject.name, f.params["peers"]) == ("n4", "n2 (10.0.0.2)")
