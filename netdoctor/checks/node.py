@@ -16,10 +16,9 @@ from netdoctor.checks.common import (
     internal_ip_evidence,
     parse_ip,
     route_text,
-    route_to,
     shared_subnet_address,
 )
-from netdoctor.checks.firewall import arrival_iface, pod_sample
+from netdoctor.checks.firewall import RouteIndex, arrival_iface, pod_sample
 from netdoctor.checks.oddone import odd_one_out
 from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
@@ -321,7 +320,22 @@ class _Asym:
     back: Route  # this node's route back to src, through another interface
 
 
-def _flows_in(snap: Snapshot, node: str, peer: str) -> list[tuple[str, str]]:
+class _Routes(dict[str, RouteIndex]):
+    """Each node's route index, built on first use (most nodes are never looked at)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__()
+        self.snap = snap
+
+    def __missing__(self, node: str) -> RouteIndex:
+        facts = self.snap.node_facts.get(node)
+        self[node] = index = RouteIndex((facts.routes if facts else None) or ())
+        return index
+
+
+def _flows_in(
+    snap: Snapshot, node: str, peer: str, samples: dict[str, str | None]
+) -> list[tuple[str, str]]:
     """(source on peer, destination on node) pairs a peer sends to this node: node to node,
     and pod to pod (real pod addresses)."""
     pairs = []
@@ -329,13 +343,15 @@ def _flows_in(snap: Snapshot, node: str, peer: str) -> list[tuple[str, str]]:
     theirs = snap.node_by_name[peer].internal_ips
     if mine and theirs:
         pairs.append((theirs[0], mine[0]))
-    pod_src, pod_dst = pod_sample(snap, peer), pod_sample(snap, node)
+    pod_src, pod_dst = samples.get(peer), samples.get(node)
     if pod_src and pod_dst:
         pairs.append((pod_src, pod_dst))
     return pairs
 
 
-def _arrives_on(snap: Snapshot, node: str, peer: str, src: str, dst: str) -> str | None:
+def _arrives_on(
+    snap: Snapshot, node: str, peer: str, src: str, dst: str, routes: _Routes
+) -> str | None:
     """The interface of ``node`` a packet from ``peer`` (src -> dst) comes in on: the peer's
     route to dst leaves by one of its interfaces, from an address on a subnet this node shares.
     Without the peer's facts: the node's interface on the source's own subnet."""
@@ -343,7 +359,7 @@ def _arrives_on(snap: Snapshot, node: str, peer: str, src: str, dst: str) -> str
     nf = snap.node_facts[node]
     if pf is None or pf.interfaces is None or pf.routes is None:
         return arrival_iface(nf, src) if parse_ip(src) in _connected(nf) else None
-    r = route_to(pf.routes, dst)
+    r = routes[peer].lookup(dst)
     if r is None or r.dev is None:
         return None
     dev = pf.interface(r.dev)
@@ -389,6 +405,8 @@ def rp_filter_strict(ctx: Context) -> Iterator[Yielded]:
     names = sorted(snap.node_by_name)
     all_values: dict[str, str] = {}
     found: dict[tuple[str, str], list[_Asym]] = defaultdict(list)
+    routes = _Routes(snap)
+    samples: dict[str, str | None] = {}
     for node in names:
         facts = snap.node_facts.get(node)
         if facts is None or facts.sysctl is None or facts.interfaces is None or not facts.routes:
@@ -401,14 +419,16 @@ def rp_filter_strict(ctx: Context) -> Iterator[Yielded]:
         strict = [i for i in underlay if _effective_rp(facts.sysctl, i) == 1]
         if not strict:
             continue
+        if not samples:
+            samples.update({n: pod_sample(snap, n) for n in names})
         for peer in names:
             if peer == node:
                 continue
-            for src, dst in _flows_in(snap, node, peer):
-                iface = _arrives_on(snap, node, peer, src, dst)
+            for src, dst in _flows_in(snap, node, peer, samples):
+                iface = _arrives_on(snap, node, peer, src, dst, routes)
                 if iface not in strict:
                     continue
-                back = route_to(facts.routes, src)
+                back = routes[node].lookup(src)
                 if back is None:
                     continue
                 devs = {back.dev} | {nh.dev for nh in back.nexthops}
