@@ -237,6 +237,13 @@ class Chain:
             self._lines, self._numbers, self._parse = "", (), None
         return self._rules
 
+    def texts(self) -> list[str]:
+        """The rules as written, without parsing them (a scan for one option is far cheaper
+        than parsing half a million Calico rules)."""
+        if self._rules is not None:
+            return [r.text for r in self._rules]
+        return self._lines.split("\n") if self._numbers else []
+
     def __len__(self) -> int:
         return len(self._rules) if self._rules is not None else len(self._numbers)
 

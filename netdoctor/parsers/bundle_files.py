@@ -16,6 +16,7 @@ import msgspec
 
 from netdoctor.errors import ParseError
 from netdoctor.model.layout import FORMAT_VERSION
+from netdoctor.model.nftables import decode_ruleset
 from netdoctor.model.snapshot import InputNote, Manifest, Probe
 from netdoctor.parsers.kube import (
     decode_json,
@@ -173,6 +174,10 @@ def parse_nft(data: bytes, file: str) -> dict[str, Any]:
         raise ParseError(file, "JSON nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
         raise ParseError(file, 'expected {"nftables": [...]} as `nft -j list ruleset` prints it')
+    try:
+        decode_ruleset(doc)  # the structure nft prints; checks type it again from the dict
+    except ValueError as e:
+        raise ParseError(file, str(e)) from None
     return doc
 
 

@@ -54,6 +54,7 @@ from netdoctor.checks.common import route_text
 from netdoctor.model.findings import Evidence, Message
 from netdoctor.model.k8s import Node, Pod
 from netdoctor.model.layout import pod_path
+from netdoctor.model.nftables import decode_ruleset
 from netdoctor.model.nodefacts import (
     FdbEntry,
     Interface,
@@ -65,6 +66,12 @@ from netdoctor.model.nodefacts import (
 )
 from netdoctor.model.snapshot import Snapshot
 from netdoctor.netfilter import Packet, evaluate
+from netdoctor.netfilter.felix import felix_ipsets
+from netdoctor.netfilter.nft import evaluate_hook
+from netdoctor.netfilter.nft import rule_text as nft_rule_text
+
+# iptables-nft's own tables: iptables-save shows them, so the nft walk leaves them out
+_IPT_NFT_TABLES = frozenset(("ip", t) for t in ("filter", "nat", "mangle", "raw", "security"))
 
 __all__ = ["STAGES", "Hop", "Path", "trace"]
 
@@ -167,40 +174,7 @@ def _index(snap: Snapshot) -> _Index:
     return idx
 
 
-def _felix_sets(snap: Snapshot) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The ipsets Felix keeps, rebuilt from what it builds them from: the Calico nodes'
-    addresses (``cali40all-hosts-net``, ``cali40all-vxlan-net``) and the IP pools
-    (``cali40all-ipam-pools``; ``cali40masq-ipam-pools`` for natOutgoing). Empty when the
-    cluster runs no Calico; a set built from missing objects is left out (unknown)."""
-    annotation = "projectcalico.org/IPv4Address"
-    nodes = snap.nodes or ()
-    if not (
-        snap.ippools
-        or snap.calico_nodes
-        or any(annotation in n.metadata.annotations for n in nodes)
-    ):
-        return ()
-    hosts: set[str] = set()
-    for n in nodes:
-        hosts.update(n.internal_ips)
-        ann = _ip(n.metadata.annotations.get(annotation))
-        if ann is not None:
-            hosts.add(str(ann))
-    for c in snap.calico_nodes or ():
-        bgp = _ip(c.spec.bgp.ipv4_address) if c.spec.bgp else None
-        if bgp is not None:
-            hosts.add(str(bgp))
-    sets: list[tuple[str, tuple[str, ...]]] = []
-    if snap.nodes is not None:
-        sets += [
-            ("cali40all-hosts-net", tuple(sorted(hosts))),
-            ("cali40all-vxlan-net", tuple(sorted(hosts))),
-        ]
-    if snap.ippools is not None:
-        pools = [p.spec for p in snap.ippools if not p.spec.disabled and p.spec.cidr]
-        sets.append(("cali40all-ipam-pools", tuple(p.cidr for p in pools)))
-        sets.append(("cali40masq-ipam-pools", tuple(p.cidr for p in pools if p.nat_outgoing)))
-    return tuple(sets)
+_felix_sets = felix_ipsets  # shared with the checks: netdoctor.netfilter.felix
 
 
 def _ip(text: str | None) -> IP | None:
@@ -793,7 +767,7 @@ class _Walk:
         stage = {"FORWARD": "filter-forward", "INPUT": "filter-input", "OUTPUT": "filter-output"}[
             chain
         ]
-        if nfacts.iptables is None:
+        if nfacts.iptables is None and nfacts.nft is None:
             self.missing(stage, self.snap.node_source(node, "iptables"), node)
             return
         packet = Packet(
@@ -808,6 +782,9 @@ class _Walk:
             local_addresses=self.node_addresses(nfacts),
             ipsets=self.idx.felix_sets,
         )
+        if nfacts.iptables is None:
+            self.nft_chain(node, nfacts, stage, chain, packet, pkt, accept_hop=True)
+            return
         d = evaluate(nfacts.iptables, "filter", chain, packet)
         ev: list[Evidence] = []
         src = self.snap.node_source(node, "iptables")
@@ -833,6 +810,7 @@ class _Walk:
         }
         if d.verdict == "accept":
             self.hop(stage, "pass", "accept", params, ev, node=node)
+            self.nft_chain(node, nfacts, stage, chain, packet, pkt, accept_hop=False)
             return
         if d.verdict == "drop":
             self.hop(
@@ -855,6 +833,79 @@ class _Walk:
             ev,
             node=node,
             cause=_chain_cause(chain, d.deciding, pkt),
+        )
+
+    def nft_chain(
+        self,
+        node: str,
+        nfacts: NetFacts,
+        stage: str,
+        chain: str,
+        packet: Packet,
+        pkt: _Pkt,
+        *,
+        accept_hop: bool,
+    ) -> None:
+        """The nftables base chains on the same hook that iptables-save does not show: the
+        packet must get through them too (netdoctor.netfilter.nft)."""
+        if nfacts.nft is None:
+            return
+        try:
+            rs = decode_ruleset(nfacts.nft)
+        except ValueError:
+            return  # the bundle reader refuses such a file
+        legacy = nfacts.iptables is not None and nfacts.iptables.backend == "legacy"
+        skip = _IPT_NFT_TABLES if nfacts.iptables is not None and not legacy else frozenset()
+        d = evaluate_hook(rs, chain.lower(), packet, skip_tables=skip)
+        if d.chain is None and d.verdict == "accept":
+            return  # no base chain of its own on this hook
+        src = self.snap.node_source(node, "nft")
+        base = d.chain
+        where = f"table {base.family} {base.table} chain {base.name}" if base else ""
+        ev = []
+        rule = d.deciding
+        if rule is not None:
+            ev.append(
+                Evidence(
+                    source=src,
+                    object=f"Node/{node}",
+                    field=(
+                        f"table {rule.family} {rule.table} chain {rule.chain} handle {rule.handle}"
+                    ),
+                    value=nft_rule_text(rule),
+                    node=node,
+                )
+            )
+        elif d.policy is not None:
+            ev.append(
+                Evidence(
+                    source=src,
+                    object=f"Node/{node}",
+                    field=where,
+                    value=f"policy {d.policy}",
+                    node=node,
+                )
+            )
+        params = {
+            "node": node,
+            "chain": chain,
+            "in": packet.in_iface or "",
+            "out": packet.out_iface or "",
+            "table": f"{base.family} {base.table} {base.name}" if base else "",
+            "rule": nft_rule_text(rule) if rule else f"policy {d.policy or ''}",
+        }
+        if d.verdict == "accept":
+            if accept_hop:
+                self.hop(stage, "pass", "nft_accept", params, ev, node=node)
+            return
+        self.hop(
+            stage,
+            "drop" if d.verdict == "drop" else "unknown",
+            "nft_drop" if d.verdict == "drop" else "nft_unknown",
+            params,
+            ev,
+            node=node,
+            cause=_chain_cause(chain, None, pkt),
         )
 
     # --- delivered to the node itself --------------------------------------------------------
