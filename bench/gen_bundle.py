@@ -74,7 +74,14 @@ def load_templates() -> dict[str, Any]:
         "cni": {p.name: p.read_text() for p in sorted((d / "cni").iterdir())},
     }
     k = TEMPLATE / "k8s"
-    for name in ("nodes", "pods", "services", "configmaps", "ippools.crd.projectcalico.org"):
+    for name in (
+        "nodes",
+        "pods",
+        "services",
+        "configmaps",
+        "ippools.crd.projectcalico.org",
+        "endpointslices.discovery.k8s.io",
+    ):
         t[name] = json.loads((k / f"{name}.json").read_text())["items"]
     t["daemonsets"] = json.loads((k / "daemonsets.apps.json").read_text())["items"]
     t["deployments"] = json.loads((k / "deployments.apps.json").read_text())["items"]
@@ -366,6 +373,36 @@ class Gen:
                 out.append(p)
         return out
 
+    def coredns_pods(self) -> list[dict[str, Any]]:
+        """The template's CoreDNS pods, moved onto the first nodes (the last address of their
+        blocks, which app pods never take), so the cluster's DNS is healthy as in a real one."""
+        out = []
+        tpls = [p for p in self.tpl["pods"] if p["metadata"]["name"].startswith("coredns-")]
+        for tp, node in zip(tpls, self.nodes, strict=False):
+            p = copy.deepcopy(tp)
+            ip = str(self.block[node][63])
+            p["spec"]["nodeName"] = node
+            p["metadata"]["resourceVersion"] = self.next_rv()
+            p["status"].update(hostIP=self.node_ip[node], podIP=ip, podIPs=[{"ip": ip}])
+            out.append(p)
+        return out
+
+    def kube_dns_slice(self, dns: list[dict[str, Any]]) -> dict[str, Any]:
+        """The template's kube-dns EndpointSlice, pointing at the moved CoreDNS pods."""
+        tpl = next(
+            s
+            for s in self.tpl["endpointslices.discovery.k8s.io"]
+            if s["metadata"]["labels"].get("kubernetes.io/service-name") == "kube-dns"
+        )
+        s = copy.deepcopy(tpl)
+        by_name = {p["metadata"]["name"]: p for p in dns}
+        for e in s["endpoints"]:
+            pod = by_name[e["targetRef"]["name"]]
+            e["addresses"] = [pod["status"]["podIP"]]
+            e["nodeName"] = pod["spec"]["nodeName"]
+        s["metadata"]["resourceVersion"] = self.next_rv()
+        return s
+
     def k8s(self) -> None:
         nodes = self.node_objects()
         self.write("k8s/nodes.json", klist(nodes))
@@ -381,6 +418,8 @@ class Gen:
             pods.append(p)
             by_app.setdefault(app, []).append(p)
             self.pods_on[node].append((ns, p["metadata"]["name"], ip))
+        dns = self.coredns_pods()
+        pods.extend(dns)
         self.write("k8s/pods.json", klist(pods))
         del pods
         svcs, slices = list(self.tpl["services"]), []
@@ -479,6 +518,7 @@ class Gen:
                         ],
                     }
                 )
+        slices.append(self.kube_dns_slice(dns))
         self.write("k8s/services.json", klist(svcs))
         self.write("k8s/endpointslices.discovery.k8s.io.json", klist(slices))
         for ds in self.tpl["daemonsets"]:
