@@ -230,6 +230,8 @@ def test_checks_lists_every_registered_check_with_its_needs(capsys):
         "NET-302",
         "NET-401",
         "NET-402",
+        "NET-701",
+        "NET-702",
     ]
     assert next(r for r in rows if r["code"] == "NET-101")["needs"] == [
         "k8s/nodes.json",

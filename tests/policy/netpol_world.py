@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import builders
 import msgspec
 
 from netdoctor.model import k8s
 from netdoctor.model.snapshot import Snapshot
-import builders
 
 Obj = dict[str, Any]
 

@@ -59,9 +59,11 @@ def test_every_cell_agrees_with_upstream(case: dict[str, Any]) -> None:
     pods: list[str] = case["pods"]
     snap = world(pods, [policy(p["namespace"], p["name"], p["spec"]) for p in case["policies"]])
     by_ref = snap.pod_by_ref
-    universe = Universe(snap.pods or (), snap.networkpolicies or (), {
-        n.metadata.name: n.metadata.labels for n in snap.namespaces or ()
-    })
+    universe = Universe(
+        snap.pods or (),
+        snap.networkpolicies or (),
+        {n.metadata.name: n.metadata.labels for n in snap.namespaces or ()},
+    )
     pod_class = {p.ref: k.index for k in universe.classes for p in k.pods}
     for probe in case["probes"]:
         want = expected(pods, probe["steps"])

@@ -304,7 +304,7 @@ def test_scenario_gives_exactly_the_expected_diagnosis(folder: Path, tmp_path: P
 @pytest.mark.parametrize("folder", discover(), ids=lambda p: p.name)
 def test_every_case_names_its_fault_and_states_the_real_world_cause(folder: Path) -> None:
     case = load_case(folder)
-    assert re.fullmatch(r"\d\d_[a-z0-9_]+", folder.name)
+    assert re.fullmatch(r"\d{2,3}_[a-z0-9_]+", folder.name)
     assert len(case.description.split()) >= 8, "say what broke and why, in a sentence"
 
 
