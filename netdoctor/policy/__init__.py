@@ -15,16 +15,20 @@ from netdoctor.policy.flow import (
     policies_selecting,
 )
 from netdoctor.policy.matrix import ClassMatrix, Klass, NamespacesUnknown, Universe
+from netdoctor.policy.reach import Reach, parse_selector, reach
 
 __all__ = [
     "ClassMatrix",
     "FlowVerdict",
     "Klass",
     "NamespacesUnknown",
+    "Reach",
     "RuleRef",
     "SideResult",
     "Universe",
     "evaluate_flow",
     "namespace_labels",
+    "parse_selector",
     "policies_selecting",
+    "reach",
 ]
