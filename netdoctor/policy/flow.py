@@ -254,9 +254,16 @@ def _selector_of(pod: Pod) -> dict[str, Any]:
     return {"matchLabels": labels} if labels else {}
 
 
+def _host_block(ip: str) -> dict[str, Any]:
+    return {"ipBlock": {"cidr": f"{ip}/{128 if ':' in ip else 32}"}}
+
+
 def _peer_for(other: Pod | str, policy_ns: str) -> dict[str, Any]:
     if isinstance(other, str):
-        return {"ipBlock": {"cidr": f"{other}/{128 if ':' in other else 32}"}}
+        return _host_block(other)
+    if other.spec.host_network and other.ips:
+        # Selectors never match a hostNetwork pod; its traffic carries the node's address.
+        return _host_block(other.ips[0])
     peer: dict[str, Any] = {"podSelector": _selector_of(other)}
     if other.metadata.namespace != policy_ns:
         peer["namespaceSelector"] = {"matchLabels": {NAME_LABEL: other.metadata.namespace}}

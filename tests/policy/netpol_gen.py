@@ -187,13 +187,21 @@ def _policy(i: int, ns: str, rng: random.Random) -> Obj:
     }
 
 
-def generate(seed: int, *, namespaces: int, pods: int, policies: int) -> World:
+def generate(seed: int, *, namespaces: int, pods: int, policies: int, host_pods: int = 0) -> World:
+    """``host_pods`` hostNetwork pods (holding their node's address) join the ``pods``."""
     rng = random.Random(seed)
     nss = [_ns(i, rng) for i in range(namespaces)]
     names = [n["metadata"]["name"] for n in nss]
+    all_pods = [_pod(i + 1, rng.choice(names), rng) for i in range(pods)]
+    for j in range(host_pods):
+        hp = _pod(pods + j + 1, rng.choice(names), rng)
+        ip = f"192.0.2.{j + 10}"
+        hp["spec"]["hostNetwork"] = True
+        hp["status"].update(podIP=ip, podIPs=[{"ip": ip}], hostIP=ip)
+        all_pods.append(hp)
     return World(
         namespaces=nss,
-        pods=[_pod(i + 1, rng.choice(names), rng) for i in range(pods)],
+        pods=all_pods,
         policies=[_policy(i, rng.choice(names), rng) for i in range(policies)],
     )
 
