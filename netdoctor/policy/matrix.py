@@ -299,12 +299,48 @@ class ClassMatrix:
             denied_by += [f"{ref} ingress" for ref in self.in_sel[d]]
         return eg_ok and in_ok, allowed_by if eg_ok and in_ok else [], denied_by
 
+    def egress_groups(self, s: int) -> tuple[list[int], list[tuple[str, ...]]] | None:
+        """For source class ``s``: each destination class's group id, and per group the
+        egress rules that allow it (empty: denied). None when ``s`` is not egress-isolated.
+        Groups come from splitting all classes by each rule's mask, so the cost is a few
+        big-int operations per rule, then one pass over the classes."""
+        if not self.eg_sel[s]:
+            return None
+        return _partition(self.eg_rules[s], len(self.universe.classes))
+
+    def ingress_groups(self, d: int) -> tuple[list[int], list[tuple[str, ...]]] | None:
+        """For destination class ``d``: each source class's group id and the ingress rules
+        allowing that group. None when ``d`` is not ingress-isolated."""
+        if not self.in_sel[d]:
+            return None
+        return _partition(self.in_rules[d], len(self.universe.classes))
+
     def class_pairs(self) -> Iterator[tuple[int, int, bool]]:
         n = len(self.universe.classes)
         for s in range(n):
             ok = self.allowed_dsts(s)
             for d in range(n):
                 yield s, d, bool(ok >> d & 1)
+
+
+def _partition(rules: list[tuple[str, int]], n: int) -> tuple[list[int], list[tuple[str, ...]]]:
+    groups: dict[int, tuple[str, ...]] = {(1 << n) - 1: ()}
+    for label, mask in rules:
+        split: dict[int, tuple[str, ...]] = {}
+        for g, labels in groups.items():
+            inside, outside = g & mask, g & ~mask
+            if inside:
+                split[inside] = (*labels, label)
+            if outside:
+                split[outside] = labels
+        groups = split
+    gid = [0] * n
+    table: list[tuple[str, ...]] = []
+    for i, (g, labels) in enumerate(groups.items()):
+        table.append(labels)
+        for bit in _bits(g):
+            gid[bit] = i
+    return gid, table
 
 
 def _bits(mask: int) -> Iterator[int]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import msgspec
 
 from netdoctor.catalog import Lang, load_catalog
-from netdoctor.policy.matrix import ClassMatrix, Klass
+from netdoctor.policy.matrix import Klass
 from netdoctor.policy.reach import Reach
 
 __all__ = ["SCHEMA_VERSION", "iter_reach_json", "render_reach_text"]
@@ -23,38 +23,109 @@ SCHEMA_VERSION = 1
 _enc = msgspec.json.Encoder()
 
 
-def _tail(m: ClassMatrix, s: int, d: int) -> str:
-    allowed, by, denied = m.why(s, d)
-    port = "null" if m.port is None else str(m.port)
-    return (
-        f',"port":{port},"protocol":{_enc.encode(m.protocol).decode()}'
-        f',"allowed":{"true" if allowed else "false"}'
-        f',"allowedBy":{_enc.encode(by).decode()},"deniedBy":{_enc.encode(denied).decode()}}}'
-    )
-
-
 def iter_reach_json(r: Reach) -> Iterator[str]:
-    """The document ``{"schemaVersion": 1, "entries": [...]}`` in chunks, one entry a line."""
+    """The document ``{"schemaVersion": 1, "entries": [...]}`` in chunks (one per source
+    class), one entry a line."""
     classes = r.universe.classes
-    names = {k.index: [_enc.encode(p.ref).decode() for p in k.pods] for k in classes}
+    n = len(classes)
+    names = [[_enc.encode(p.ref).decode() for p in k.pods] for k in classes]
+    heads = [[f'{{"from":{a},"to":' for a in row] for row in names]
     yield f'{{"schemaVersion":{SCHEMA_VERSION},"entries":['
-    first = True
+    sep = "\n"
     for m in r.matrices:
-        for s in classes:
-            for d in classes:
-                tail = _tail(m, s.index, d.index)
-                chunk: list[str] = []
-                for a in names[s.index]:
-                    for b in names[d.index]:
-                        if a is b:
-                            continue
-                        chunk.append(f'{{"from":{a},"to":{b}{tail}')
-                if not chunk:
-                    continue
-                body = ",\n".join(chunk)
-                yield ("\n" if first else ",\n") + body
-                first = False
+        port = "null" if m.port is None else str(m.port)
+        head = f',"port":{port},"protocol":{_enc.encode(m.protocol).decode()},"allowed":'
+        # A tail depends only on (the rules allowing the egress side, the policies isolating
+        # it) and the same for ingress: each such side is interned to an int once, and a pair
+        # costs two list lookups and one int-keyed dict lookup.
+        sides = _Sides()
+        intern, side_of = sides.intern, sides.of
+        in_ids: list[list[int] | int] = []
+        for d in range(n):
+            sel = tuple(m.in_sel[d])
+            ing = m.ingress_groups(d)
+            if ing is None:
+                in_ids.append(intern(None, ()))
+            else:
+                gid, table = ing
+                ids = [intern(t, sel) for t in table]
+                in_ids.append([ids[g] for g in gid])
+        tails: dict[int, str] = {}
+        for s in range(n):
+            sel = tuple(m.eg_sel[s])
+            eg = m.egress_groups(s)
+            if eg is None:
+                free = intern(None, ())
+                eg_ids: list[int] = [free] * n
+            else:
+                gid, table = eg
+                ids = [intern(t, sel) for t in table]
+                eg_ids = [ids[g] for g in gid]
+            # Every pod of class s pairs with the same (destination + tail) strings: build
+            # them once per class, then one C-level join per source pod.
+            others: list[str] = []
+            same_tail = ""
+            for d in range(n):
+                ing_d = in_ids[d]
+                i_id = ing_d if isinstance(ing_d, int) else ing_d[s]
+                key = eg_ids[d] << 32 | i_id
+                tail = tails.get(key)
+                if tail is None:
+                    tail = tails[key] = _tail(head, side_of[eg_ids[d]], side_of[i_id])
+                if d == s:
+                    same_tail = tail
+                else:
+                    others.extend([b + tail for b in names[d]])
+            own = names[s]
+            for h, a in zip(heads[s], own, strict=True):
+                cells = (
+                    others + [b + same_tail for b in own if b is not a] if len(own) > 1 else others
+                )
+                if cells:
+                    yield sep + h + (",\n" + h).join(cells)
+                    sep = ",\n"
+        tails.clear()
     yield "\n]}\n"
+
+
+_Side = tuple[tuple[str, ...] | None, tuple[str, ...]]
+
+
+class _Sides:
+    """Interns one side's verdict (the rules allowing it or None when not isolated, and the
+    policies isolating it) as a small int."""
+
+    def __init__(self) -> None:
+        self.ids: dict[_Side, int] = {}
+        self.of: list[_Side] = []
+
+    def intern(self, by: tuple[str, ...] | None, sel: tuple[str, ...]) -> int:
+        key = (by, sel)
+        i = self.ids.get(key)
+        if i is None:
+            i = self.ids[key] = len(self.of)
+            self.of.append(key)
+        return i
+
+
+def _tail(
+    head: str,
+    eg: _Side,
+    ing: _Side,
+) -> str:
+    (by_eg, eg_sel), (by_in, in_sel) = eg, ing
+    eg_ok = by_eg is None or bool(by_eg)
+    in_ok = by_in is None or bool(by_in)
+    allowed = eg_ok and in_ok
+    denied = ([] if eg_ok else [f"{ref} egress" for ref in eg_sel]) + (
+        [] if in_ok else [f"{ref} ingress" for ref in in_sel]
+    )
+    by = [*(by_eg or ()), *(by_in or ())] if allowed else []
+    return (
+        f"{head}{'true' if allowed else 'false'}"
+        f',"allowedBy":{_enc.encode(by).decode()}'
+        f',"deniedBy":{_enc.encode(denied).decode()}}}'
+    )
 
 
 def _class_label(k: Klass, limit: int = 3) -> str:

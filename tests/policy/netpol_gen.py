@@ -28,6 +28,14 @@ NAMED = (
     ("metrics", 9090, "TCP"),
     ("sctp", 9999, "SCTP"),
 )
+APP_PORTS = {
+    "web": 0b00011,
+    "api": 0b01011,
+    "db": 0b01000,
+    "cache": 0b00001,
+    "queue": 0b10101,
+    "auth": 0b00110,
+}
 PROBE_PORTS: tuple[tuple[int, str], ...] = (
     (80, "TCP"), (83, "TCP"), (8080, "TCP"), (53, "UDP"),
     (9090, "TCP"), (9999, "SCTP"), (5432, "TCP"),
@@ -63,10 +71,11 @@ def _pod(i: int, ns: str, rng: random.Random) -> Obj:
         labels["tier"] = rng.choice(TIERS)
     if rng.random() < 0.3:
         labels["canary"] = "true"
+    # Pods of one app come from one template: the same named ports.
     ports = [
         {"containerPort": port, "name": name, "protocol": proto}
         for name, port, proto in NAMED
-        if rng.random() < 0.4
+        if APP_PORTS[labels["app"]] >> NAMED.index((name, port, proto)) & 1
     ]
     ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
     return {

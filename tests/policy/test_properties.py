@@ -135,3 +135,29 @@ def test_the_flow_engine_and_the_class_matrix_agree_on_every_pair(seed: int) -> 
                     fixed = _snap(_with(w, [*w.policies, *extra]))
                     a2, b2 = fixed.pod_by_ref[a.ref], fixed.pod_by_ref[b.ref]
                     assert evaluate_flow(fixed, a2, b2, port, proto).allowed is True
+
+
+@settings(max_examples=20, deadline=None)
+@given(SEEDS)
+def test_the_reach_json_says_what_the_flow_engine_says_for_every_entry(seed: int) -> None:
+    import json
+
+    from netdoctor.report.reach import iter_reach_json
+
+    w = _small(seed)
+    snap = _snap(w)
+    doc = json.loads("".join(iter_reach_json(reach(snap, ports=PORTS))))
+    by_ref = snap.pod_by_ref
+    n = len(by_ref)
+    assert len(doc["entries"]) == n * (n - 1) * len(PORTS)
+    for e in doc["entries"]:
+        v = evaluate_flow(snap, by_ref[e["from"]], by_ref[e["to"]], e["port"], e["protocol"])
+        assert e["allowed"] is v.allowed
+        if v.allowed:
+            labels = {r.label for r in (*v.egress.allowed_by, *v.ingress.allowed_by)}
+            assert set(e["allowedBy"]) == labels
+            assert e["deniedBy"] == []
+        else:
+            denied = {f"{np.ref} {s.direction}" for s in v.denied_by for np in s.selecting}
+            assert set(e["deniedBy"]) == denied
+            assert e["allowedBy"] == []
