@@ -64,20 +64,36 @@ def serving_pod(ref: str, ip: str, *, host_network: bool = False, labels: Obj | 
     )
 
 
+def pod_ip(i: int) -> str:
+    return f"10.244.{i // 200}.{i % 200 + 10}"
+
+
 def world(
     pod_refs: Iterable[str],
     policies: Iterable[Obj],
     *,
     with_namespaces: bool = True,
     extra_pods: Iterable[Obj] = (),
+    pod_labels: dict[str, dict[str, str]] | None = None,
+    namespace_labels: dict[str, dict[str, str]] | None = None,
 ) -> Snapshot:
-    pods = [serving_pod(ref, f"10.244.{i // 200}.{i % 200 + 10}") for i, ref in enumerate(pod_refs)]
+    """Pod ``i`` of ``pod_refs`` gets IP ``pod_ip(i)``; ``pod_labels`` replace a pod's labels,
+    ``namespace_labels`` add to a namespace's."""
+    pods = [
+        serving_pod(ref, pod_ip(i), labels=(pod_labels or {}).get(ref))
+        for i, ref in enumerate(pod_refs)
+    ]
     pods += list(extra_pods)
     names = sorted({p["metadata"]["namespace"] for p in pods})
     return Snapshot(
         pods=tuple(msgspec.convert(pods, list[k8s.Pod])),
         namespaces=(
-            tuple(msgspec.convert([namespace(n, {"ns": n}) for n in names], list[k8s.Namespace]))
+            tuple(
+                msgspec.convert(
+                    [namespace(n, {"ns": n, **(namespace_labels or {}).get(n, {})}) for n in names],
+                    list[k8s.Namespace],
+                )
+            )
             if with_namespaces
             else None
         ),
