@@ -35,8 +35,8 @@ class Flow:
 
 
 def flows_for(ctx: Context) -> list[Flow]:
-    """The flows to examine: the question's (pod or address ends) and every failed probe
-    between pods, de-duplicated, in that order."""
+    """The flows to examine: the question's (pod or address ends) and the failed probes
+    between pods (only the question's pair when there is a question), de-duplicated."""
     snap = ctx.snapshot
     out: list[Flow] = []
     seen: set[tuple[str, str, int | None, str]] = set()
@@ -48,7 +48,10 @@ def flows_for(ctx: Context) -> list[Flow]:
             out.append(Flow(src, dst, port, proto, why))
 
     q, s, t = ctx.question, ctx.source, ctx.target
+    # With a question, only its own pair's probes speak to it; without one, every probe does.
+    pair: tuple[str, str] | None = None
     if q is not None and s is not None and t is not None:
+        pair = (s.pod.ref if s.pod else "", t.pod.ref if t.pod else "")
         src = s.pod if s.pod is not None else s.ip
         dst = t.pod if t.pod is not None else (t.ip if t.kind == "ip" else None)
         if src is not None and dst is not None:
@@ -56,6 +59,8 @@ def flows_for(ctx: Context) -> list[Flow]:
             add(src, dst, q.port, proto, "question")
     for p in snap.probes or ():
         if p.result == "ok" or not p.from_.pod or not p.to.pod:
+            continue
+        if pair is not None and (p.from_.pod, p.to.pod) != pair:
             continue
         a, b = snap.pod_by_ref.get(p.from_.pod), snap.pod_by_ref.get(p.to.pod)
         if a is None or b is None:

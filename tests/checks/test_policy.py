@@ -182,3 +182,12 @@ def test_an_egress_rule_for_53_to_anywhere_keeps_dns_working() -> None:
         [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]
     )
     assert _run("networkpolicy-blocks-dns", Context(snapshot=snap)) == []
+
+
+def test_a_question_about_an_allowed_pair_ignores_other_pairs_failed_probes() -> None:
+    snap = BundleSource(LAB).load()
+    ctx = _ctx(snap, "default/pod-n1-2", "default/pod-n2-1", 8080)
+    assert [(f.why, f.port) for f in flows_for(ctx)] == [("question", 8080)]
+    assert _run("networkpolicy-denies", ctx) == []
+    d = diagnose(snap, Question(from_="default/pod-n1-2", to="default/pod-n2-1", port=8080))
+    assert "networkpolicy-denies" not in [r.finding.id for r in d.findings]
