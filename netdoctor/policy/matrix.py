@@ -11,9 +11,11 @@ back only when the caller expands classes into pod pairs.
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from netdoctor.model.k8s import (
     IPBlock,
@@ -48,16 +50,54 @@ class Klass:
 
 
 class _Block:
+    """An ipBlock as integer ranges: [lo, hi] of the CIDR minus its excepts."""
+
     __slots__ = ("excepts", "net")
 
     def __init__(self, block: IPBlock) -> None:
         self.net = ipaddress.ip_network(block.cidr, strict=False)
         self.excepts = [ipaddress.ip_network(e, strict=False) for e in block.except_]
 
-    def contains(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if ip.version != self.net.version or ip not in self.net:
-            return False
-        return not any(ip.version == e.version and ip in e for e in self.excepts)
+    def span(self) -> tuple[int, int, int]:
+        return self.net.version, int(self.net.network_address), int(self.net.broadcast_address)
+
+    def holes(self) -> list[tuple[int, int]]:
+        return [
+            (int(e.network_address), int(e.broadcast_address))
+            for e in self.excepts
+            if e.version == self.net.version
+        ]
+
+
+def _block_signatures(pods: Sequence[Pod], blocks: list[_Block]) -> list[tuple[int, ...]]:
+    """For each pod, the indexes of the ipBlocks holding one of its addresses: each block
+    finds its pods by bisecting the sorted addresses, so the cost is per block, not per pod x
+    block."""
+    sigs: list[list[int]] = [[] for _ in pods]
+    if not blocks:
+        return [() for _ in pods]
+    addrs: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    for i, pod in enumerate(pods):
+        for ip in pod.ips:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            addrs[addr.version].append((int(addr), i))
+    for v in addrs.values():
+        v.sort()
+    keys = {v: [a for a, _ in lst] for v, lst in addrs.items()}
+    for bi, b in enumerate(blocks):
+        version, lo, hi = b.span()
+        lst, ks = addrs[version], keys[version]
+        holes = b.holes()
+        for j in range(bisect_left(ks, lo), bisect_right(ks, hi)):
+            a, pi = lst[j]
+            if any(h_lo <= a <= h_hi for h_lo, h_hi in holes):
+                continue
+            if not sigs[pi] or sigs[pi][-1] != bi:
+                sigs[pi].append(bi)
+    return [tuple(s) for s in sigs]
 
 
 def _block_key(b: IPBlock) -> tuple[str, tuple[str, ...]]:
@@ -98,17 +138,10 @@ class Universe:
                     key = _block_key(peer.ip_block)
                     if key not in blocks:
                         blocks[key] = _Block(peer.ip_block)
-        self._block_ids = {k: i for i, k in enumerate(blocks)}
-        block_list = list(blocks.values())
+        ipsigs = _block_signatures(pods, list(blocks.values()))
         by_key: dict[_ClassKey, Klass] = {}
         self.classes: list[Klass] = []
-        for pod in pods:
-            ipsig: tuple[int, ...] = ()
-            if block_list:
-                addrs = [ipaddress.ip_address(ip) for ip in pod.ips]
-                ipsig = tuple(
-                    i for i, b in enumerate(block_list) if any(b.contains(a) for a in addrs)
-                )
+        for pod, ipsig in zip(pods, ipsigs, strict=True):
             ckey: _ClassKey = (
                 pod.metadata.namespace,
                 tuple(sorted(pod.metadata.labels.items())),
@@ -146,7 +179,15 @@ class Universe:
                 self.key_mask[lk] |= bit
             for i in self._ipsig[k.index]:
                 self.block_mask[block_keys[i]] |= bit
-        self._sel_cache: dict[tuple[object, ...], int] = {}
+        # (port name, protocol, number) -> the classes whose pods serve that name there;
+        # a class's pods share their named ports (they are part of the class key).
+        self.named_mask: dict[tuple[str, str, int], int] = defaultdict(int)
+        for k in self.classes:
+            for c in k.pods[0].spec.containers:
+                for cp in c.ports:
+                    if cp.name:
+                        named = (cp.name, (cp.protocol or "TCP").upper(), cp.container_port)
+                        self.named_mask[named] |= 1 << k.index
 
     # --- selectors as masks ---------------------------------------------------------------
 
@@ -212,9 +253,9 @@ class Universe:
         if port is None or all(isinstance(p.port, int) or p.port is None for p in ports):
             return 0
         m = 0
-        for k in self.classes:
-            if port_matches(ports, port, proto, k.pods[0]):
-                m |= 1 << k.index
+        for e in ports:
+            if isinstance(e.port, str) and (e.protocol or "TCP").upper() == proto:
+                m |= self.named_mask.get((e.port, proto, port), 0)
         return m
 
     # --- the matrix -----------------------------------------------------------------------
@@ -281,9 +322,26 @@ class ClassMatrix:
     def allowed_dsts(self, s: int) -> int:
         """The mask of destination classes class ``s`` may reach."""
         out = self.eg_allow[s] if self.eg_sel[s] else self.universe.all_mask
-        for d in _bits(out):
-            if self.in_sel[d] and not self.in_allow[d] >> s & 1:
-                out &= ~(1 << d)
+        return out & self._ingress_open_to[s]
+
+    @cached_property
+    def _ingress_open_to(self) -> list[int]:
+        """Per source class, the destination classes whose ingress admits it: every class not
+        ingress-isolated, plus the isolated ones whose allowed sources include it. Isolated
+        classes sharing one allowed-sources mask are handled together (policies select whole
+        groups of classes), so the transposition costs one pass per distinct mask."""
+        n = len(self.universe.classes)
+        open_mask = 0
+        by_allow: dict[int, int] = defaultdict(int)
+        for d in range(n):
+            if self.in_sel[d]:
+                by_allow[self.in_allow[d]] |= 1 << d
+            else:
+                open_mask |= 1 << d
+        out = [open_mask] * n
+        for sources, dsts in by_allow.items():
+            for src in _bits(sources):
+                out[src] |= dsts
         return out
 
     def why(self, s: int, d: int) -> tuple[bool, list[str], list[str]]:
@@ -343,11 +401,15 @@ def _partition(rules: list[tuple[str, int]], n: int) -> tuple[list[int], list[tu
     return gid, table
 
 
-def _bits(mask: int) -> Iterator[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
+def _bits(mask: int) -> list[int]:
+    """The set bits' indexes, lowest first (str.find runs in C)."""
+    text = bin(mask)[:1:-1]
+    out = []
+    i = text.find("1")
+    while i >= 0:
+        out.append(i)
+        i = text.find("1", i + 1)
+    return out
 
 
 def _all_peers(np: NetworkPolicy) -> Iterator[NetworkPolicyPeer]:
