@@ -17,7 +17,7 @@ from netdoctor.policy import reach
 pytestmark = pytest.mark.skipif(not NCA.exists(), reason="network-config-analyzer not installed")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_netdoctor_and_nca_agree_on_every_pair_and_port(seed: int, tmp_path: Path) -> None:
     world = generate(seed, namespaces=4, pods=24, policies=14)
     ns, pods, pols = write_world(world, tmp_path)
