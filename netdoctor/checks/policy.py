@@ -290,8 +290,11 @@ def networkpolicy_blocks_dns(ctx: Context) -> Iterator[Yielded]:
             if selecting:
                 key = (ns, tuple(np.metadata.name for np in selecting))
                 groups.setdefault(key, []).append(pod)
+    asked = ctx.source.pod.ref if ctx.source is not None and ctx.source.pod else None
     for (ns, _names), pods in groups.items():
-        pod = pods[0]
+        if asked is not None and asked not in {p.ref for p in pods}:
+            continue  # the question is about another pod's traffic
+        pod = next((p for p in pods if p.ref == asked), pods[0])
         udp = evaluate_flow(snap, pod, dns, 53, "UDP")
         tcp = evaluate_flow(snap, pod, dns, 53, "TCP")
         if udp.egress.allowed is not False and tcp.egress.allowed is not False:

@@ -191,3 +191,11 @@ def test_a_question_about_an_allowed_pair_ignores_other_pairs_failed_probes() ->
     assert _run("networkpolicy-denies", ctx) == []
     d = diagnose(snap, Question(from_="default/pod-n1-2", to="default/pod-n2-1", port=8080))
     assert "networkpolicy-denies" not in [r.finding.id for r in d.findings]
+
+
+def test_a_question_from_an_unlocked_pod_ignores_another_pods_dns_lockdown() -> None:
+    snap = _dns_world([{"ports": [{"port": 80, "protocol": "TCP"}]}])
+    assert _run("networkpolicy-blocks-dns", _ctx(snap, "x/b", "x/a", 80)) == []
+    (f,) = _run("networkpolicy-blocks-dns", _ctx(snap, "x/a", "x/b", 80))
+    assert isinstance(f, Finding)
+    assert f.params["pod"] == "x/a"
