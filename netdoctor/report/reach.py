@@ -135,10 +135,18 @@ def _class_label(k: Klass, limit: int = 3) -> str:
 
 
 def render_reach_text(
-    r: Reach, lang: Lang, *, width: int | None = None, color: bool | None = None
+    r: Reach,
+    lang: Lang,
+    *,
+    width: int | None = None,
+    color: bool | None = None,
+    max_rows: int = 200,
 ) -> str:
+    """One row per pair of label classes and port; past ``max_rows`` rows only the denied
+    ones (up to ``max_rows``), with the count of what is left out."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from netdoctor.report.textutil import clean_line
 
@@ -172,6 +180,7 @@ def render_reach_text(
     for key in ("reach.from", "reach.to", "reach.port", "reach.verdict", "reach.by"):
         table.add_column(t(key), overflow="fold")
     classes = r.universe.classes
+    rows: list[tuple[bool, tuple[Text, ...]]] = []
     for m in r.matrices:
         port = t("reach.any_port") if m.port is None else f"{m.port}/{m.protocol}"
         for s in classes:
@@ -180,13 +189,21 @@ def render_reach_text(
                     continue
                 allowed, by, denied = m.why(s.index, d.index)
                 verdict = t("reach.allowed") if allowed else t("reach.denied")
-                style = "green" if allowed else "red"
-                table.add_row(
-                    clean_line(_class_label(s)),
-                    clean_line(_class_label(d)),
-                    port,
-                    f"[{style}]{verdict}[/{style}]",
-                    clean_line(", ".join(by if allowed else denied)),
+                cells: tuple[Text, ...] = (
+                    Text(clean_line(_class_label(s))),
+                    Text(clean_line(_class_label(d))),
+                    Text(port),
+                    Text(verdict, style="green" if allowed else "red"),
+                    Text(clean_line(", ".join(by if allowed else denied))),
                 )
+                rows.append((allowed, cells))
+    # A big matrix as a table helps nobody: past max_rows, show what is denied, and say so.
+    shown = rows if len(rows) <= max_rows else [row for row in rows if not row[0]]
+    for _, row_cells in shown[:max_rows]:
+        table.add_row(*row_cells)
     console.print(table)
+    if len(shown) < len(rows):
+        console.print(t("reach.allowed_hidden", count=str(len(rows) - len(shown))))
+    if len(shown) > max_rows:
+        console.print(t("reach.more", count=str(len(shown) - max_rows)))
     return console.export_text(styles=bool(color))

@@ -99,3 +99,16 @@ def test_a_bad_selector_is_one_line_and_exit_2(capsys) -> None:
     assert code == 2
     assert err.startswith("netdoctor: error: --selector")
     assert err.count("\n") == 1
+
+
+def test_a_big_table_keeps_the_denied_pairs_and_counts_the_rest() -> None:
+    from netdoctor.policy import reach
+    from netdoctor.report.reach import render_reach_text
+    from netdoctor.sources.bundle import BundleSource
+
+    r = reach(BundleSource(LAB).load(), namespaces=["default"], ports=[(8080, "TCP")])
+    text = render_reach_text(r, "en", width=160, max_rows=5)
+    rows = [line for line in text.splitlines() if line.startswith("default/")]
+    assert len(rows) == 1
+    assert "denied" in rows[0]
+    assert "11 allowed class pairs not shown" in text
