@@ -190,7 +190,8 @@ def networkpolicy_denies(ctx: Context) -> Iterator[Yielded]:
         if v.allowed or pair in done:
             continue
         done.add(pair)
-        findings.append(_denies_finding(snap, v))
+        probes = [f.why.removeprefix("probe:") for f in flows if (_ref(f.src), _ref(f.dst)) == pair]
+        findings.append(_denies_finding(snap, v, [p for p in probes if p != "question"]))
     if not findings and unknown_question is not None:
         # The flow asked about cannot be judged: "healthy" would be a guess.
         yield Skip(unknown_question)
@@ -198,7 +199,7 @@ def networkpolicy_denies(ctx: Context) -> Iterator[Yielded]:
     yield from findings
 
 
-def _denies_finding(snap: Snapshot, v: FlowVerdict) -> Finding:
+def _denies_finding(snap: Snapshot, v: FlowVerdict, probes: list[str]) -> Finding:
     sides = v.denied_by
     side = sides[0]
     evidence: list[Evidence] = []
@@ -210,6 +211,18 @@ def _denies_finding(snap: Snapshot, v: FlowVerdict) -> Finding:
     doc = v.suggest_rule()
     assert doc is not None
     pods = tuple(p.ref for p in (v.src, v.dst) if isinstance(p, Pod))
+    by_name = {p.name: p for p in snap.probes or ()}
+    for name in probes:
+        probe = by_name.get(name)
+        if probe is not None:
+            evidence.append(
+                Evidence(
+                    source=f"probes/{name}.json",
+                    object=f"Probe/{name}",
+                    field="result",
+                    value=f"{probe.result}: {probe.detail}" if probe.detail else probe.result,
+                )
+            )
     return Finding(
         id="networkpolicy-denies",
         subject=Subject(
