@@ -226,11 +226,12 @@ def reach_cmd(
             ) from None
     ports = [parse_port(p) for p in port or ()] or [(None, "ICMP")]
     snap = BundleSource(bundle).load()
-    if snap.pods is None:
-        file = snap.source("k8s.pods")
-        raise UsageError(
-            f"reach needs the pods: collect {file}", key="skip.missing", params={"path": file}
-        )
+    for key in ("k8s.pods", "k8s.networkpolicies"):
+        if not snap.has(key):  # without either, every answer would be a guess
+            file = snap.source(key)
+            raise ReachUnknownError(
+                f"reach needs {file}: collect it", key="error.reach_missing", params={"path": file}
+            )
     try:
         result = reach(snap, namespaces=namespace or (), selectors=selectors, ports=ports)
     except NamespacesUnknown as e:

@@ -112,3 +112,15 @@ def test_a_big_table_keeps_the_denied_pairs_and_counts_the_rest() -> None:
     assert len(rows) == 1
     assert "denied" in rows[0]
     assert "11 allowed class pairs not shown" in text
+
+
+def test_without_the_policies_file_reach_is_inconclusive_naming_it(capsys, tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    shutil.copytree(LAB, bundle)
+    (bundle / "k8s" / "networkpolicies.networking.k8s.io.json").unlink()
+    code, out, err = run(capsys, "reach", "--bundle", str(bundle), "--lang", "en")
+    assert code == 3
+    assert out == ""
+    assert err == (
+        "netdoctor: error: reach needs k8s/networkpolicies.networking.k8s.io.json: collect it\n"
+    )
