@@ -9,6 +9,7 @@ from netdoctor.checks import (
     kubeovn,
     node,
     overlay,
+    policy,
     service,
     workload,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "kubeovn",
     "node",
     "overlay",
+    "policy",
     "service",
     "workload",
 ]

@@ -28,13 +28,21 @@ __all__ = [
     "EnvVar",
     "Event",
     "GenericObject",
+    "IPBlock",
     "IPPool",
     "IPPoolSpec",
     "Installation",
     "K8sObject",
     "KList",
+    "LabelRequirement",
     "LabelSelector",
+    "Namespace",
     "NetworkPolicy",
+    "NetworkPolicyEgressRule",
+    "NetworkPolicyIngressRule",
+    "NetworkPolicyPeer",
+    "NetworkPolicyPort",
+    "NetworkPolicySpec",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -399,15 +407,56 @@ class EndpointSlice(K8sObject, frozen=True):
 # --- Policies ----------------------------------------------------------------------------------
 
 
+class IPBlock(_K, frozen=True):
+    cidr: str
+    except_: list[str] = msgspec.field(default_factory=list, name="except")
+
+
+class NetworkPolicyPeer(_K, frozen=True):
+    """One ``from``/``to`` entry: selectors (both set = AND) or an ``ipBlock``."""
+
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+
+class NetworkPolicyPort(_K, frozen=True):
+    protocol: str = "TCP"
+    port: int | str | None = None
+    end_port: int | None = None
+
+
+class NetworkPolicyIngressRule(_K, frozen=True):
+    from_: list[NetworkPolicyPeer] = msgspec.field(default_factory=list, name="from")
+    ports: list[NetworkPolicyPort] = msgspec.field(default_factory=list)
+
+
+class NetworkPolicyEgressRule(_K, frozen=True):
+    to: list[NetworkPolicyPeer] = msgspec.field(default_factory=list)
+    ports: list[NetworkPolicyPort] = msgspec.field(default_factory=list)
+
+
 class NetworkPolicySpec(_K, frozen=True):
     pod_selector: LabelSelector = msgspec.field(default_factory=LabelSelector)
-    policy_types: list[str] = msgspec.field(default_factory=list)
-    ingress: list[dict[str, Any]] | None = None
-    egress: list[dict[str, Any]] | None = None
+    policy_types: list[str] | None = None
+    ingress: list[NetworkPolicyIngressRule] | None = None
+    egress: list[NetworkPolicyEgressRule] | None = None
+
+    @property
+    def types(self) -> tuple[bool, bool]:
+        """(affects ingress, affects egress), with the API server's defaulting: without
+        ``policyTypes``, Ingress always and Egress only when egress rules are present."""
+        if self.policy_types:
+            return "Ingress" in self.policy_types, "Egress" in self.policy_types
+        return True, bool(self.egress)
 
 
 class NetworkPolicy(K8sObject, frozen=True):
     spec: NetworkPolicySpec = msgspec.field(default_factory=NetworkPolicySpec)
+
+
+class Namespace(K8sObject, frozen=True):
+    """Only its labels matter here (namespaceSelector)."""
 
 
 # --- Workloads ---------------------------------------------------------------------------------

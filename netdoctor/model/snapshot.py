@@ -26,6 +26,7 @@ from netdoctor.model.k8s import (
     GenericObject,
     Installation,
     IPPool,
+    Namespace,
     NetworkPolicy,
     Node,
     Pod,
@@ -122,6 +123,7 @@ class Snapshot:
     services: tuple[Service, ...] | None = None
     endpointslices: tuple[EndpointSlice, ...] | None = None
     networkpolicies: tuple[NetworkPolicy, ...] | None = None
+    namespaces: tuple[Namespace, ...] | None = None
     daemonsets: tuple[DaemonSet, ...] | None = None
     deployments: tuple[Deployment, ...] | None = None
     configmaps: tuple[ConfigMap, ...] | None = None
@@ -224,6 +226,10 @@ class Snapshot:
         for np in self.networkpolicies or ():
             out[np.metadata.namespace].append(np)
         return dict(out)
+
+    @cached_property
+    def namespace_by_name(self) -> dict[str, Namespace]:
+        return {n.metadata.name: n for n in self.namespaces or ()}
 
     @cached_property
     def daemonset_by_ref(self) -> dict[str, DaemonSet]:
