@@ -50,6 +50,7 @@ API_PATHS: Final[dict[str, tuple[str, str]]] = {
     "deployments.apps": ("/apis/apps/v1/deployments", "deployments.apps"),
     "configmaps": ("/api/v1/namespaces/{namespace}/configmaps", "configmaps"),
     "events": ("/api/v1/events", "events"),
+    "namespaces": ("/api/v1/namespaces", "namespaces"),
     "ippools.crd.projectcalico.org": (
         "/apis/crd.projectcalico.org/v1/ippools",
         "ippools.crd.projectcalico.org",
