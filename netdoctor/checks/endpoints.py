@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_CLUSTER_DOMAIN",
     "SERVICE_NAME_LABEL",
     "Endpoint",
+    "backend_port",
     "cluster_domain",
     "corefile",
     "nodeport_service",
@@ -75,6 +76,23 @@ class Endpoint:
         if self.service is None:
             return ()
         return service_backends(snap, self.service)
+
+
+def backend_port(svc: Service, pod: Pod, port: int | None) -> int | None:
+    """The port a packet sent to ``svc`` on ``port`` (its port or nodePort) has at ``pod``
+    after kube-proxy's DNAT: the targetPort, a named one looked up in the pod's containers
+    (None when the pod declares no such name). A port the Service does not list is kept."""
+    if port is None:
+        return None
+    for sp in svc.spec.ports:
+        if port not in (sp.port, sp.node_port):
+            continue
+        tp = sp.target_port if sp.target_port is not None else sp.port
+        if isinstance(tp, int):
+            return tp
+        named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
+        return named[0] if named else None
+    return port
 
 
 def parse_port(text: str | int | None) -> tuple[int | None, str]:

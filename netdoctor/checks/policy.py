@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from netdoctor.checks.endpoints import backend_port
 from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.k8s import NetworkPolicy, Pod
@@ -54,9 +55,16 @@ def flows_for(ctx: Context) -> list[Flow]:
         pair = (s.pod.ref if s.pod else "", t.pod.ref if t.pod else "")
         src = s.pod if s.pod is not None else s.ip
         dst = t.pod if t.pod is not None else (t.ip if t.kind == "ip" else None)
+        proto = q.protocol.upper() if q.port is not None else "ICMP"
         if src is not None and dst is not None:
-            proto = q.protocol.upper() if q.port is not None else "ICMP"
             add(src, dst, q.port, proto, "question")
+        elif src is not None and t.service is not None:
+            # A Service: policies see the packet after DNAT, at each backend pod on its
+            # targetPort (a named port resolved per pod).
+            for pod in t.backend_pods(snap):
+                if pod.ips:
+                    port = backend_port(t.service, pod, q.port)
+                    add(src, pod, port if q.port is not None else None, proto, "question")
     for p in snap.probes or ():
         if p.result == "ok" or not p.from_.pod or not p.to.pod:
             continue

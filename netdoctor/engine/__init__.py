@@ -19,6 +19,7 @@ from netdoctor.catalog import load_catalog
 from netdoctor.checks.detect import CniInfo, kube_proxy_replaced
 from netdoctor.checks.endpoints import (
     Endpoint,
+    backend_port,
     nodeport_service,
     probes_for,
     resolve_endpoint,
@@ -430,17 +431,7 @@ def _service_backend(
     if svc is None or not backends:
         return None
     pod = backends[0]
-    if port is None:
-        return pod.ref, None
-    for sp in svc.spec.ports:
-        if port not in (sp.port, sp.node_port):
-            continue
-        tp = sp.target_port if sp.target_port is not None else sp.port
-        if isinstance(tp, int):
-            return pod.ref, tp
-        named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
-        return pod.ref, named[0] if named else None
-    return pod.ref, port
+    return pod.ref, backend_port(svc, pod, port)
 
 
 _WALK_CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -199,3 +199,28 @@ def test_a_question_from_an_unlocked_pod_ignores_another_pods_dns_lockdown() -> 
     (f,) = _run("networkpolicy-blocks-dns", _ctx(snap, "x/a", "x/b", 80))
     assert isinstance(f, Finding)
     assert f.params["pod"] == "x/a"
+
+
+def test_a_service_question_checks_the_policies_of_each_backend_on_its_target_port() -> None:
+    snap = BundleSource(LAB).load()
+    web = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "clusterIP": "10.96.0.80",
+            "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}],
+            "selector": {"lab.netdoctor.io/pod": "pod-n2-1"},
+            "type": "ClusterIP",
+        },
+    }
+    snap = replace(snap, services=(*(snap.services or ()), msgspec.convert(web, k8s.Service)))
+    ctx = _ctx(snap, "default/pod-n1-1", "svc/default/web", 80)
+    flows = flows_for(ctx)
+    # after DNAT: the backend pod on the targetPort, not the Service's port
+    assert [(f.dst.ref, f.port) for f in flows if f.why == "question"] == [  # type: ignore[union-attr]
+        ("default/pod-n2-1", 8080)
+    ]
+    found = [f for f in _run("networkpolicy-denies", ctx) if isinstance(f, Finding)]
+    assert found
+    assert found[0].params["dst"] == "default/pod-n2-1"
