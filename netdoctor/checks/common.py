@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from netdoctor.model.findings import Evidence
-from netdoctor.model.k8s import Node, Pod
+from netdoctor.model.k8s import DaemonSet, Node, Pod
 from netdoctor.model.nodefacts import AddrInfo, Interface, Route
 from netdoctor.model.snapshot import Snapshot
 
@@ -20,6 +20,8 @@ __all__ = [
     "AddressClaim",
     "IPNet",
     "annotation_evidence",
+    "daemonset_fits",
+    "daemonset_missing_evidence",
     "iface_evidence",
     "ip_only",
     "last_log_match",
@@ -35,6 +37,8 @@ __all__ = [
     "route_to",
     "shared_subnet_address",
     "smallest_supernet",
+    "waiting_evidence",
+    "warning_event_evidence",
 ]
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -92,6 +96,70 @@ def pod_evidence(snap: Snapshot, pod: Pod, field: str, value: str) -> Evidence:
         field=field,
         value=value,
         node=pod.spec.node_name or None,
+    )
+
+
+def waiting_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
+    """Why each waiting container of the pod waits (``reason: message``, trimmed)."""
+    out = []
+    for cs in pod.status.container_statuses:
+        w = cs.state.waiting
+        if w is not None:
+            out.append(
+                pod_evidence(
+                    snap,
+                    pod,
+                    f"status.containerStatuses[{cs.name}].state.waiting",
+                    f"{w.reason}: {w.message}".strip(": ")[:300],
+                )
+            )
+    return out
+
+
+def warning_event_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
+    """The pod's ``Warning`` events, oldest first, each message trimmed to 300 characters."""
+    out = []
+    for e in snap.events or ():
+        io = e.involved_object
+        if (
+            io.kind == "Pod"
+            and io.name == pod.metadata.name
+            and io.namespace == pod.metadata.namespace
+            and e.type == "Warning"
+        ):
+            out.append(
+                Evidence(
+                    source=snap.source("k8s.events"),
+                    object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
+                    field=f"reason {e.reason}",
+                    value=e.message[:300],
+                    node=pod.spec.node_name or None,
+                )
+            )
+    return out
+
+
+def daemonset_fits(ds: DaemonSet, node: Node) -> bool:
+    """Whether the DaemonSet's pods may run on the node, by its nodeSelector and the node's
+    NoSchedule/NoExecute taints they tolerate."""
+    spec = ds.spec.template.spec
+    if any(node.metadata.labels.get(k) != v for k, v in spec.node_selector.items()):
+        return False
+    return all(
+        any(t.tolerates(taint) for t in spec.tolerations)
+        for taint in node.spec.taints
+        if taint.effect in ("NoSchedule", "NoExecute")
+    )
+
+
+def daemonset_missing_evidence(snap: Snapshot, namespace: str, name: str, node: str) -> Evidence:
+    """No pod of the DaemonSet ``namespace/name`` on the node."""
+    return Evidence(
+        source=snap.source("k8s.pods"),
+        object=f"DaemonSet/{namespace}/{name}",
+        field=f"pods on node {node}",
+        value="none",
+        node=node,
     )
 
 
