@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from netdoctor.model.findings import Evidence
-from netdoctor.model.k8s import DaemonSet, Node, Pod
+from netdoctor.checks.registry import Note
+from netdoctor.model.findings import Evidence, Message
+from netdoctor.model.k8s import DaemonSet, IPPool, Node, Pod
 from netdoctor.model.nodefacts import AddrInfo, Interface, Route
 from netdoctor.model.snapshot import Snapshot
 
@@ -24,10 +25,12 @@ __all__ = [
     "daemonset_missing_evidence",
     "iface_evidence",
     "ip_only",
+    "ippool_evidence",
     "last_log_match",
     "log_evidence",
     "log_lines",
     "networks_of_node",
+    "node_file_note",
     "node_holding",
     "parse_ip",
     "peer_path_evidence",
@@ -76,6 +79,22 @@ def internal_ip_evidence(snap: Snapshot, node: Node) -> Evidence:
         field="status.addresses[InternalIP]",
         value=", ".join(node.internal_ips),
         node=node.metadata.name,
+    )
+
+
+def ippool_evidence(snap: Snapshot, pool: IPPool) -> Evidence:
+    return Evidence(
+        source=snap.source("k8s.ippools"),
+        object=f"IPPool/{pool.metadata.name}",
+        field="spec.cidr",
+        value=pool.spec.cidr,
+    )
+
+
+def node_file_note(snap: Snapshot, node: str, kind: str) -> Note:
+    """A note that the node's ``kind`` capture (``sysctl``, ``ip_route``...) is missing."""
+    return Note(
+        Message("note.node_file_missing", {"node": node, "path": snap.node_source(node, kind)})
     )
 
 

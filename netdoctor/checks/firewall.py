@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from netdoctor.checks.common import parse_ip, route_to, smallest_supernet
+from netdoctor.checks.common import ippool_evidence, parse_ip, route_to, smallest_supernet
 from netdoctor.checks.oddone import odd_one_out
 from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
@@ -69,17 +69,7 @@ def cluster_pod_cidrs(snap: Snapshot) -> list[tuple[str, Evidence]]:
     out: list[tuple[str, Evidence]] = []
     for pool in snap.ippools or ():
         if pool.spec.cidr and not pool.spec.disabled and ":" not in pool.spec.cidr:
-            out.append(
-                (
-                    pool.spec.cidr,
-                    Evidence(
-                        source=snap.source("k8s.ippools"),
-                        object=f"IPPool/{pool.metadata.name}",
-                        field="spec.cidr",
-                        value=pool.spec.cidr,
-                    ),
-                )
-            )
+            out.append((pool.spec.cidr, ippool_evidence(snap, pool)))
     if out:
         return out
     for cm in snap.configmaps or ():
