@@ -68,7 +68,7 @@ def _agent(ctx: Context, name: str) -> AgentInstall | None:
 def _agent_pod(agent: AgentInstall | None, node: str) -> Pod | None:
     if agent is None:
         return None
-    return next((p for p in agent.pods if p.spec.node_name == node), None)
+    return agent.pod_on(node)
 
 
 def _shows(snap: Snapshot) -> dict[str, OvsShow]:

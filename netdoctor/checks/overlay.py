@@ -85,10 +85,8 @@ def _agent_pod(ctx: Context, cni: str, node: str) -> tuple[str, str, str | None]
         "cilium": ("kube-system", "cilium"),
     }
     ns, ds = (agent.namespace, agent.name) if agent else defaults.get(cni, ("kube-system", cni))
-    pod = None
-    if agent is not None:
-        pod = next((p.metadata.name for p in agent.pods if p.spec.node_name == node), None)
-    return ns, ds, pod
+    pod = agent.pod_on(node) if agent is not None else None
+    return ns, ds, pod.metadata.name if pod is not None else None
 
 
 def _restart_agent(ctx: Context, cni: str, node: str) -> Action:
