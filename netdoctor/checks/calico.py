@@ -34,6 +34,7 @@ from netdoctor.checks.common import (
     parse_ip,
     peer_path_evidence,
     peers_reach,
+    pod_events,
     pod_evidence,
     smallest_supernet,
 )
@@ -411,15 +412,9 @@ def _bgp_down(ctx: Context) -> dict[str, dict[str, list[Evidence]]]:
                 )
                 for peer in _addresses(m.group(1)):
                     down[node][peer].append(ev)
-        for e in snap.events or ():
-            io = e.involved_object
+        for e in pod_events(snap, pod):
             m = _BGP_DOWN.search(e.message)
-            if (
-                m
-                and io.kind == "Pod"
-                and io.name == pod.metadata.name
-                and io.namespace == pod.metadata.namespace
-            ):
+            if m:
                 ev = Evidence(
                     source=snap.source("k8s.events"),
                     object=f"Event/{e.metadata.namespace}/{e.metadata.name}",

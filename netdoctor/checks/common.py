@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netdoctor.checks.registry import Note
 from netdoctor.model.findings import Evidence, Message
-from netdoctor.model.k8s import DaemonSet, IPPool, Node, Pod
+from netdoctor.model.k8s import DaemonSet, Event, IPPool, Node, Pod
 from netdoctor.model.nodefacts import AddrInfo, Interface, Route
 from netdoctor.model.snapshot import Snapshot
 
@@ -35,6 +35,7 @@ __all__ = [
     "parse_ip",
     "peer_path_evidence",
     "peers_reach",
+    "pod_events",
     "pod_evidence",
     "route_text",
     "route_to",
@@ -135,27 +136,31 @@ def waiting_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
     return out
 
 
-def warning_event_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
-    """The pod's ``Warning`` events, oldest first, each message trimmed to 300 characters."""
-    out = []
+def pod_events(snap: Snapshot, pod: Pod) -> Iterator[Event]:
+    """The events about the pod, in the snapshot's order."""
     for e in snap.events or ():
         io = e.involved_object
         if (
             io.kind == "Pod"
             and io.name == pod.metadata.name
             and io.namespace == pod.metadata.namespace
-            and e.type == "Warning"
         ):
-            out.append(
-                Evidence(
-                    source=snap.source("k8s.events"),
-                    object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
-                    field=f"reason {e.reason}",
-                    value=e.message[:300],
-                    node=pod.spec.node_name or None,
-                )
-            )
-    return out
+            yield e
+
+
+def warning_event_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
+    """The pod's ``Warning`` events, oldest first, each message trimmed to 300 characters."""
+    return [
+        Evidence(
+            source=snap.source("k8s.events"),
+            object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
+            field=f"reason {e.reason}",
+            value=e.message[:300],
+            node=pod.spec.node_name or None,
+        )
+        for e in pod_events(snap, pod)
+        if e.type == "Warning"
+    ]
 
 
 def daemonset_fits(ds: DaemonSet, node: Node) -> bool:

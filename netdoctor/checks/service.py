@@ -19,6 +19,7 @@ from netdoctor.checks.common import (
     last_log_match,
     log_evidence,
     log_lines,
+    pod_events,
     pod_evidence,
     waiting_evidence,
     warning_event_evidence,
@@ -260,15 +261,8 @@ def _readiness_evidence(ctx: Context, pod: Pod) -> list[Evidence]:
 def _probe_failure(ctx: Context, pod: Pod) -> str | None:
     """The message of the pod's last ``Unhealthy`` event about its readiness probe."""
     found = None
-    for e in ctx.snapshot.events or ():
-        io = e.involved_object
-        if (
-            io.kind == "Pod"
-            and io.name == pod.metadata.name
-            and io.namespace == pod.metadata.namespace
-            and e.reason == "Unhealthy"
-            and e.message.startswith("Readiness probe failed")
-        ):
+    for e in pod_events(ctx.snapshot, pod):
+        if e.reason == "Unhealthy" and e.message.startswith("Readiness probe failed"):
             found = e.message
     return found
 
