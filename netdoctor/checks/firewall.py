@@ -527,6 +527,17 @@ _OVERLAY_NAMES = {
 _DEFAULT_PORT = {"vxlan": 4789, "geneve": 6081, "wireguard": 51820}
 
 
+def _kind_evidence(source: str, node: str, ifname: str, kind: str) -> Evidence:
+    """An interface's kind (``geneve``, ``wireguard``, ``ipip``) as ``ip -d link`` shows it."""
+    return Evidence(
+        source=source,
+        object=f"Interface/{ifname}",
+        field="linkinfo.info_kind",
+        value=kind,
+        node=node,
+    )
+
+
 def overlay_flows(snap: Snapshot, node: str) -> list[OverlayFlow]:
     """The overlay packets ``node`` must accept from its peers, from its own tunnel devices
     (the VXLAN port as ``ip -d`` prints it), and from Calico's IPPools / BGP routes."""
@@ -550,32 +561,14 @@ def overlay_flows(snap: Snapshot, node: str) -> list[OverlayFlow]:
         elif kind == "geneve":
             port = data.get("port") if data else None
             port = port if isinstance(port, int) and port else _DEFAULT_PORT["geneve"]
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="geneve",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("udp", port), OverlayFlow("geneve", "udp", port, ev))
         elif kind == "wireguard":
             port = _DEFAULT_PORT["wireguard"]
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="wireguard",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("udp", port), OverlayFlow("wireguard", "udp", port, ev))
         elif kind == "ipip" and i.up:
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="ipip",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("ipip", None), OverlayFlow("ipip", "ipip", None, ev))
     for pool in snap.ippools or ():
         if pool.spec.disabled:
