@@ -329,19 +329,9 @@ def _live_read(
     """Read the live cluster's API objects (get/list only), then node facts when asked."""
     from netdoctor.sources.live import LiveSource, connect
 
-    for flag, value in (("--request-timeout", request_timeout), ("--deadline", deadline)):
-        if value <= 0:
-            raise UsageError(
-                f"{flag} {value:g}: must be positive",
-                key="error.size",
-                params={"flag": flag, "value": f"{value:g}"},
-            )
-    if page_size < 1:
-        raise UsageError(
-            f"--page-size {page_size}: must be positive",
-            key="error.size",
-            params={"flag": "--page-size", "value": str(page_size)},
-        )
+    _positive("--request-timeout", request_timeout, f"{request_timeout:g}")
+    _positive("--deadline", deadline, f"{deadline:g}")
+    _positive("--page-size", page_size, str(page_size))
     client, _namespace, label = connect(kubeconfig, context)
     # A SIGTERM (a closed terminal, `timeout`, a CI job cancelled) cleans up like Ctrl-C.
     old_term = signal.signal(signal.SIGTERM, _interrupt)
@@ -375,6 +365,26 @@ class _NodeOpts:
     probe_size: int = 1500
 
 
+def _positive(flag: str, value: float, shown: str) -> None:
+    """Refuse a zero or negative ``flag`` value, quoting it as ``shown``."""
+    if value <= 0:
+        raise UsageError(
+            f"{flag} {shown}: must be positive",
+            key="error.size",
+            params={"flag": flag, "value": shown},
+        )
+
+
+def _packet_size(flag: str, value: int, low: int) -> None:
+    """Refuse an IP packet size outside ``low``-65535."""
+    if not low <= value <= 65535:
+        raise UsageError(
+            f"{flag} {value}: expected an IP packet size {low}-65535",
+            key="error.size_bytes",
+            params={"value": str(value)},
+        )
+
+
 def _probe_question(probe: bool, from_: str | None, to: str | None, port: str | None) -> Question:
     from netdoctor.checks.endpoints import parse_port
     from netdoctor.model.snapshot import Question
@@ -393,12 +403,7 @@ def _probes(client: object, read: LiveRead, opts: _NodeOpts, request_timeout: fl
     from netdoctor.sources.live.probes import ProbeRunner
 
     assert opts.probe is not None
-    if not 68 <= opts.probe_size <= 65535:
-        raise UsageError(
-            f"--probe-size {opts.probe_size}: expected an IP packet size 68-65535",
-            key="error.size_bytes",
-            params={"value": str(opts.probe_size)},
-        )
+    _packet_size("--probe-size", opts.probe_size, 68)
     snap = snapshot_of(read, release=False)
     runner = ProbeRunner(
         client,
@@ -554,12 +559,7 @@ def trace_cmd(
     from netdoctor.report.build import build_report
     from netdoctor.sources.bundle import BundleSource
 
-    if not 0 < size <= 65535:
-        raise UsageError(
-            f"--size {size}: expected an IP packet size 1-65535",
-            key="error.size_bytes",
-            params={"value": str(size)},
-        )
+    _packet_size("--size", size, 1)
     snap = BundleSource(bundle).load()
     p, proto = parse_port(port) if port else (None, "TCP")
     question = Question(from_=from_, to=to, port=p, protocol=proto)

@@ -34,6 +34,7 @@ from netdoctor.checks.common import (
     parse_ip,
     peer_path_evidence,
     peers_reach,
+    pod_events,
     pod_evidence,
     smallest_supernet,
 )
@@ -411,15 +412,9 @@ def _bgp_down(ctx: Context) -> dict[str, dict[str, list[Evidence]]]:
                 )
                 for peer in _addresses(m.group(1)):
                     down[node][peer].append(ev)
-        for e in snap.events or ():
-            io = e.involved_object
+        for e in pod_events(snap, pod):
             m = _BGP_DOWN.search(e.message)
-            if (
-                m
-                and io.kind == "Pod"
-                and io.name == pod.metadata.name
-                and io.namespace == pod.metadata.namespace
-            ):
+            if m:
                 ev = Evidence(
                     source=snap.source("k8s.events"),
                     object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
@@ -551,7 +546,7 @@ def _more_data(ctx: Context, node: str) -> str:
     if facts is None or not any(name in facts.extra for name in STATUS_FILES):
         return f"nodes/{node}/extra/{STATUS_FILES[0]}.txt"
     agent = ctx.cni.agent("calico")
-    pod = next((p for p in (agent.pods if agent else ()) if p.spec.node_name == node), None)
+    pod = agent.pod_on(node) if agent else None
     if agent is not None and pod is not None and snap.log(pod, agent.agent.container) is None:
         return snap.log_source(pod.ref, agent.agent.container)
     return f"nodes/{node}/extra/birdcl-show-protocols-all.txt"
@@ -661,7 +656,7 @@ def _unblock_action(peer_node: str, rule: str) -> Action:
 def _bgp_verify(ctx: Context, node: str) -> tuple[Action, ...]:
     agent = ctx.cni.agent("calico")
     ns = agent.namespace if agent else "kube-system"
-    pod = next((p for p in (agent.pods if agent else ()) if p.spec.node_name == node), None)
+    pod = agent.pod_on(node) if agent else None
     name = pod.metadata.name if pod else "<calico-node pod on " + node + ">"
     return (
         Action(

@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from netdoctor.checks.common import log_evidence, log_lines, pod_evidence
+from netdoctor.checks.common import (
+    daemonset_fits,
+    daemonset_missing_evidence,
+    log_evidence,
+    log_lines,
+    pod_evidence,
+    warning_event_evidence,
+)
 from netdoctor.checks.detect import AgentInstall
 from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
@@ -49,18 +56,7 @@ def _last_error(ctx: Context, pod: Pod, container: str) -> Evidence | None:
 
 def _expected_on(agent: AgentInstall, node: Node) -> bool:
     """Whether the DaemonSet should have a pod on the node, by taints and nodeSelector."""
-    if agent.daemonset is None:
-        return True
-    spec = agent.daemonset.spec.template.spec
-    labels = node.metadata.labels
-    if any(labels.get(k) != v for k, v in spec.node_selector.items()):
-        return False
-    for taint in node.spec.taints:
-        if taint.effect not in ("NoSchedule", "NoExecute"):
-            continue
-        if not any(t.tolerates(taint) for t in spec.tolerations):
-            return False
-    return True
+    return agent.daemonset is None or daemonset_fits(agent.daemonset, node)
 
 
 @check("cni-agent-unhealthy", code="NET-202", needs=("k8s.pods",))
@@ -83,15 +79,7 @@ def agent_unhealthy(ctx: Context) -> Iterator[Yielded]:
             if not pods:
                 if not _expected_on(agent, node) or node.spec.unschedulable:
                     continue
-                ev = [
-                    Evidence(
-                        source=snap.source("k8s.pods"),
-                        object=f"DaemonSet/{ns}/{ds}",
-                        field=f"pods on node {name}",
-                        value="none",
-                        node=name,
-                    )
-                ]
+                ev = [daemonset_missing_evidence(snap, ns, ds, name)]
                 if agent.daemonset is not None:
                     st = agent.daemonset.status
                     ev.append(
@@ -182,23 +170,7 @@ def _pod_problems(
             ev.append(
                 pod_evidence(snap, pod, "status.conditions[Ready].message", cond.message[:300])
             )
-    for e in snap.events or ():
-        io = e.involved_object
-        if (
-            io.kind == "Pod"
-            and io.name == pod.metadata.name
-            and io.namespace == ns
-            and e.type == "Warning"
-        ):
-            ev.append(
-                Evidence(
-                    source=snap.source("k8s.events"),
-                    object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
-                    field=f"reason {e.reason}",
-                    value=e.message[:300],
-                    node=node or None,
-                )
-            )
+    ev += warning_event_evidence(snap, pod)
     log_ev = _last_error(ctx, pod, container)
     if log_ev is not None:
         ev.append(log_ev)

@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from netdoctor.model.findings import Evidence
-from netdoctor.model.k8s import Node, Pod
+from netdoctor.checks.registry import Note
+from netdoctor.model.findings import Evidence, Message
+from netdoctor.model.k8s import DaemonSet, Event, IPPool, Node, Pod
 from netdoctor.model.nodefacts import AddrInfo, Interface, Route
 from netdoctor.model.snapshot import Snapshot
 
@@ -20,21 +21,28 @@ __all__ = [
     "AddressClaim",
     "IPNet",
     "annotation_evidence",
+    "daemonset_fits",
+    "daemonset_missing_evidence",
     "iface_evidence",
     "ip_only",
+    "ippool_evidence",
     "last_log_match",
     "log_evidence",
     "log_lines",
     "networks_of_node",
+    "node_file_note",
     "node_holding",
     "parse_ip",
     "peer_path_evidence",
     "peers_reach",
+    "pod_events",
     "pod_evidence",
     "route_text",
     "route_to",
     "shared_subnet_address",
     "smallest_supernet",
+    "waiting_evidence",
+    "warning_event_evidence",
 ]
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -75,6 +83,22 @@ def internal_ip_evidence(snap: Snapshot, node: Node) -> Evidence:
     )
 
 
+def ippool_evidence(snap: Snapshot, pool: IPPool) -> Evidence:
+    return Evidence(
+        source=snap.source("k8s.ippools"),
+        object=f"IPPool/{pool.metadata.name}",
+        field="spec.cidr",
+        value=pool.spec.cidr,
+    )
+
+
+def node_file_note(snap: Snapshot, node: str, kind: str) -> Note:
+    """A note that the node's ``kind`` capture (``sysctl``, ``ip_route``...) is missing."""
+    return Note(
+        Message("note.node_file_missing", {"node": node, "path": snap.node_source(node, kind)})
+    )
+
+
 def iface_evidence(snap: Snapshot, node: str, iface: Interface, addr: AddrInfo) -> Evidence:
     return Evidence(
         source=snap.node_source(node, "ip_addr"),
@@ -92,6 +116,74 @@ def pod_evidence(snap: Snapshot, pod: Pod, field: str, value: str) -> Evidence:
         field=field,
         value=value,
         node=pod.spec.node_name or None,
+    )
+
+
+def waiting_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
+    """Why each waiting container of the pod waits (``reason: message``, trimmed)."""
+    out = []
+    for cs in pod.status.container_statuses:
+        w = cs.state.waiting
+        if w is not None:
+            out.append(
+                pod_evidence(
+                    snap,
+                    pod,
+                    f"status.containerStatuses[{cs.name}].state.waiting",
+                    f"{w.reason}: {w.message}".strip(": ")[:300],
+                )
+            )
+    return out
+
+
+def pod_events(snap: Snapshot, pod: Pod) -> Iterator[Event]:
+    """The events about the pod, in the snapshot's order."""
+    for e in snap.events or ():
+        io = e.involved_object
+        if (
+            io.kind == "Pod"
+            and io.name == pod.metadata.name
+            and io.namespace == pod.metadata.namespace
+        ):
+            yield e
+
+
+def warning_event_evidence(snap: Snapshot, pod: Pod) -> list[Evidence]:
+    """The pod's ``Warning`` events, oldest first, each message trimmed to 300 characters."""
+    return [
+        Evidence(
+            source=snap.source("k8s.events"),
+            object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
+            field=f"reason {e.reason}",
+            value=e.message[:300],
+            node=pod.spec.node_name or None,
+        )
+        for e in pod_events(snap, pod)
+        if e.type == "Warning"
+    ]
+
+
+def daemonset_fits(ds: DaemonSet, node: Node) -> bool:
+    """Whether the DaemonSet's pods may run on the node, by its nodeSelector and the node's
+    NoSchedule/NoExecute taints they tolerate."""
+    spec = ds.spec.template.spec
+    if any(node.metadata.labels.get(k) != v for k, v in spec.node_selector.items()):
+        return False
+    return all(
+        any(t.tolerates(taint) for t in spec.tolerations)
+        for taint in node.spec.taints
+        if taint.effect in ("NoSchedule", "NoExecute")
+    )
+
+
+def daemonset_missing_evidence(snap: Snapshot, namespace: str, name: str, node: str) -> Evidence:
+    """No pod of the DaemonSet ``namespace/name`` on the node."""
+    return Evidence(
+        source=snap.source("k8s.pods"),
+        object=f"DaemonSet/{namespace}/{name}",
+        field=f"pods on node {node}",
+        value="none",
+        node=node,
     )
 
 

@@ -74,6 +74,10 @@ class AgentInstall:
     daemonset: DaemonSet | None
     pods: tuple[Pod, ...]
 
+    def pod_on(self, node: str) -> Pod | None:
+        """The agent's pod on ``node``, if it has one."""
+        return next((p for p in self.pods if p.spec.node_name == node), None)
+
     @property
     def container(self) -> Container | PodContainer | None:
         """The agent's main container: from the DaemonSet template (env included), else from

@@ -264,16 +264,24 @@ def resolve_endpoint(
     return _dns(snap, raw, flag, namespace or "default")
 
 
+def _no_such(
+    snap: Snapshot, flag: str, raw: str, kind: str, dataset: str, *, noun: str
+) -> UsageError:
+    """The error for an endpoint naming a ``kind`` object the snapshot's ``dataset`` lacks."""
+    file = snap.source(dataset)
+    return UsageError(
+        f"{flag} {raw!r}: no such {noun} in {file}",
+        key="error.no_such",
+        params={"flag": flag, "value": raw, "kind": kind, "file": file},
+    )
+
+
 def _pod(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
     if snap.pods is None:
         return Endpoint(raw=raw, kind="unresolved")
     pod = snap.pod_by_ref.get(ref)
     if pod is None:
-        raise UsageError(
-            f"{flag} {raw!r}: no such pod in {snap.source('k8s.pods')}",
-            key="error.no_such",
-            params={"flag": flag, "value": raw, "kind": "Pod", "file": snap.source("k8s.pods")},
-        )
+        raise _no_such(snap, flag, raw, "Pod", "k8s.pods", noun="pod")
     node = snap.node_by_name.get(pod.spec.node_name)
     return Endpoint(raw=raw, kind="pod", pod=pod, node=node, ip=pod.ips[0] if pod.ips else None)
 
@@ -283,11 +291,7 @@ def _node(snap: Snapshot, raw: str, name: str, flag: str) -> Endpoint:
         return Endpoint(raw=raw, kind="unresolved")
     node = snap.node_by_name.get(name)
     if node is None:
-        raise UsageError(
-            f"{flag} {raw!r}: no such node in {snap.source('k8s.nodes')}",
-            key="error.no_such",
-            params={"flag": flag, "value": raw, "kind": "Node", "file": snap.source("k8s.nodes")},
-        )
+        raise _no_such(snap, flag, raw, "Node", "k8s.nodes", noun="node")
     ips = node.internal_ips
     return Endpoint(raw=raw, kind="node", node=node, ip=ips[0] if ips else None)
 
@@ -303,12 +307,7 @@ def _service(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
         )
     svc = snap.service_by_ref.get(ref)
     if svc is None:
-        file = snap.source("k8s.services")
-        raise UsageError(
-            f"{flag} {raw!r}: no such Service in {file}",
-            key="error.no_such",
-            params={"flag": flag, "value": raw, "kind": "Service", "file": file},
-        )
+        raise _no_such(snap, flag, raw, "Service", "k8s.services", noun="Service")
     return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc))
 
 
@@ -355,12 +354,7 @@ def _dns(snap: Snapshot, raw: str, flag: str, namespace: str) -> Endpoint:
     svc = snap.service_by_ref.get(ref)
     if svc is None:
         if full:
-            file = snap.source("k8s.services")
-            raise UsageError(
-                f"{flag} {raw!r}: no such Service in {file}",
-                key="error.no_such",
-                params={"flag": flag, "value": raw, "kind": "Service", "file": file},
-            )
+            raise _no_such(snap, flag, raw, "Service", "k8s.services", noun="Service")
         return Endpoint(raw=raw, kind="dns", dns_name=name)
     return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc), dns_name=name)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from netdoctor.checks.common import parse_ip, route_to, smallest_supernet
+from netdoctor.checks.common import ippool_evidence, parse_ip, route_to, smallest_supernet
 from netdoctor.checks.oddone import odd_one_out
 from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
@@ -69,17 +69,7 @@ def cluster_pod_cidrs(snap: Snapshot) -> list[tuple[str, Evidence]]:
     out: list[tuple[str, Evidence]] = []
     for pool in snap.ippools or ():
         if pool.spec.cidr and not pool.spec.disabled and ":" not in pool.spec.cidr:
-            out.append(
-                (
-                    pool.spec.cidr,
-                    Evidence(
-                        source=snap.source("k8s.ippools"),
-                        object=f"IPPool/{pool.metadata.name}",
-                        field="spec.cidr",
-                        value=pool.spec.cidr,
-                    ),
-                )
-            )
+            out.append((pool.spec.cidr, ippool_evidence(snap, pool)))
     if out:
         return out
     for cm in snap.configmaps or ():
@@ -537,6 +527,17 @@ _OVERLAY_NAMES = {
 _DEFAULT_PORT = {"vxlan": 4789, "geneve": 6081, "wireguard": 51820}
 
 
+def _kind_evidence(source: str, node: str, ifname: str, kind: str) -> Evidence:
+    """An interface's kind (``geneve``, ``wireguard``, ``ipip``) as ``ip -d link`` shows it."""
+    return Evidence(
+        source=source,
+        object=f"Interface/{ifname}",
+        field="linkinfo.info_kind",
+        value=kind,
+        node=node,
+    )
+
+
 def overlay_flows(snap: Snapshot, node: str) -> list[OverlayFlow]:
     """The overlay packets ``node`` must accept from its peers, from its own tunnel devices
     (the VXLAN port as ``ip -d`` prints it), and from Calico's IPPools / BGP routes."""
@@ -560,32 +561,14 @@ def overlay_flows(snap: Snapshot, node: str) -> list[OverlayFlow]:
         elif kind == "geneve":
             port = data.get("port") if data else None
             port = port if isinstance(port, int) and port else _DEFAULT_PORT["geneve"]
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="geneve",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("udp", port), OverlayFlow("geneve", "udp", port, ev))
         elif kind == "wireguard":
             port = _DEFAULT_PORT["wireguard"]
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="wireguard",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("udp", port), OverlayFlow("wireguard", "udp", port, ev))
         elif kind == "ipip" and i.up:
-            ev = Evidence(
-                source=src,
-                object=f"Interface/{i.ifname}",
-                field="linkinfo.info_kind",
-                value="ipip",
-                node=node,
-            )
+            ev = _kind_evidence(src, node, i.ifname, kind)
             out.setdefault(("ipip", None), OverlayFlow("ipip", "ipip", None, ev))
     for pool in snap.ippools or ():
         if pool.spec.disabled:

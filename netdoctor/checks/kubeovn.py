@@ -68,7 +68,7 @@ def _agent(ctx: Context, name: str) -> AgentInstall | None:
 def _agent_pod(agent: AgentInstall | None, node: str) -> Pod | None:
     if agent is None:
         return None
-    return next((p for p in agent.pods if p.spec.node_name == node), None)
+    return agent.pod_on(node)
 
 
 def _shows(snap: Snapshot) -> dict[str, OvsShow]:
@@ -523,29 +523,19 @@ def _flow_of(snap: Snapshot, trace: OvnTrace, src: Pod, dst_ip: str) -> TraceFlo
     )
 
 
-def _allow_rule_patch(src: Pod, flow: TraceFlow, dst: Pod) -> dict[str, object]:
+def _rule_patch(
+    direction: str, peer_pod: Pod, flow: TraceFlow, policy_pod: Pod
+) -> dict[str, object]:
+    """A NetworkPolicy rule letting ``flow`` in ``from`` (ingress) or out ``to`` (egress)
+    ``peer_pod``, for a policy in ``policy_pod``'s namespace."""
     peer: dict[str, object] = {
-        "podSelector": {"matchLabels": dict(sorted(src.metadata.labels.items()))}
+        "podSelector": {"matchLabels": dict(sorted(peer_pod.metadata.labels.items()))}
     }
-    if src.metadata.namespace != dst.metadata.namespace:
+    if peer_pod.metadata.namespace != policy_pod.metadata.namespace:
         peer["namespaceSelector"] = {
-            "matchLabels": {"kubernetes.io/metadata.name": src.metadata.namespace}
+            "matchLabels": {"kubernetes.io/metadata.name": peer_pod.metadata.namespace}
         }
-    rule: dict[str, object] = {"from": [peer]}
-    if flow.proto != "icmp" and flow.port is not None:
-        rule["ports"] = [{"protocol": flow.proto.upper(), "port": flow.port}]
-    return rule
-
-
-def _egress_rule_patch(dst: Pod, flow: TraceFlow, src: Pod) -> dict[str, object]:
-    peer: dict[str, object] = {
-        "podSelector": {"matchLabels": dict(sorted(dst.metadata.labels.items()))}
-    }
-    if src.metadata.namespace != dst.metadata.namespace:
-        peer["namespaceSelector"] = {
-            "matchLabels": {"kubernetes.io/metadata.name": dst.metadata.namespace}
-        }
-    rule: dict[str, object] = {"to": [peer]}
+    rule: dict[str, object] = {direction: [peer]}
     if flow.proto != "icmp" and flow.port is not None:
         rule["ports"] = [{"protocol": flow.proto.upper(), "port": flow.port}]
     return rule
@@ -562,6 +552,31 @@ def _policy_evidence(snap: Snapshot, np: NetworkPolicy) -> Evidence:
         field="spec.podSelector",
         value=value,
     )
+
+
+def _stale_ip_fixes(
+    snap: Snapshot, ip: str, owner: Pod | None
+) -> tuple[list[Evidence], list[Action]]:
+    """Evidence of each ``ips.kubeovn.io`` object holding ``ip`` for another pod, and the
+    command deleting it."""
+    ev: list[Evidence] = []
+    actions: list[Action] = []
+    for name, holder in _stale_ips(snap, ip, owner):
+        ev.append(
+            Evidence(
+                source=snap.source("k8s.kubeovn_ips"),
+                object=f"IP.kubeovn.io/{name}",
+                field="spec.ipAddress / spec.podName",
+                value=f"{ip} / {holder}",
+            )
+        )
+        actions.append(
+            Action(
+                message=Message("fix.kubeovn_stale_ip", {"ip": ip, "name": name, "pod": holder}),
+                command=f"kubectl delete ips.kubeovn.io {name}",
+            )
+        )
+    return ev, actions
 
 
 def _stale_ips(snap: Snapshot, ip: str, owner: Pod | None) -> list[tuple[str, str]]:
@@ -767,9 +782,9 @@ def _drop_fix(
             for np in policies:
                 ev.append(_policy_evidence(snap, np))
                 rule = (
-                    _allow_rule_patch(src, flow, dst)
+                    _rule_patch("from", src, flow, dst)
                     if ingress
-                    else _egress_rule_patch(dst, flow, src)
+                    else _rule_patch("to", dst, flow, src)
                 )
                 path = "/spec/ingress/-" if ingress else "/spec/egress/-"
                 if (np.spec.ingress if ingress else np.spec.egress) is None:
@@ -813,23 +828,9 @@ def _drop_fix(
                         pod_evidence(snap, src, f"metadata.annotations[{ANN}{key}]", ann[ANN + key])
                     )
             for ip in src.ips[:1]:
-                for name, holder in _stale_ips(snap, ip, src):
-                    ev.append(
-                        Evidence(
-                            source=snap.source("k8s.kubeovn_ips"),
-                            object=f"IP.kubeovn.io/{name}",
-                            field="spec.ipAddress / spec.podName",
-                            value=f"{ip} / {holder}",
-                        )
-                    )
-                    actions.append(
-                        Action(
-                            message=Message(
-                                "fix.kubeovn_stale_ip", {"ip": ip, "name": name, "pod": holder}
-                            ),
-                            command=f"kubectl delete ips.kubeovn.io {name}",
-                        )
-                    )
+                stale_ev, stale_fixes = _stale_ip_fixes(snap, ip, src)
+                ev += stale_ev
+                actions += stale_fixes
             lsp = port_name(src.metadata.name, src.metadata.namespace)
             actions.append(
                 Action(
@@ -869,26 +870,7 @@ def _drop_fix(
 def _wrong_port_fix(
     snap: Snapshot, dst: Pod | None, dst_ip: str | None, port: str
 ) -> tuple[tuple[Action, ...], list[Evidence]]:
-    ev: list[Evidence] = []
-    actions: list[Action] = []
-    if dst_ip:
-        for name, holder in _stale_ips(snap, dst_ip, dst):
-            ev.append(
-                Evidence(
-                    source=snap.source("k8s.kubeovn_ips"),
-                    object=f"IP.kubeovn.io/{name}",
-                    field="spec.ipAddress / spec.podName",
-                    value=f"{dst_ip} / {holder}",
-                )
-            )
-            actions.append(
-                Action(
-                    message=Message(
-                        "fix.kubeovn_stale_ip", {"ip": dst_ip, "name": name, "pod": holder}
-                    ),
-                    command=f"kubectl delete ips.kubeovn.io {name}",
-                )
-            )
+    ev, actions = _stale_ip_fixes(snap, dst_ip, dst) if dst_ip else ([], [])
     actions.append(
         Action(
             message=Message("fix.kubeovn_port_owner", {"port": port, "ip": dst_ip or "?"}),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from netdoctor.checks.common import (
     internal_ip_evidence,
+    node_file_note,
     parse_ip,
     route_text,
     shared_subnet_address,
@@ -36,12 +37,7 @@ def ip_forward_disabled(ctx: Context) -> Iterator[Yielded]:
     for node in snap.node_by_name:
         facts = snap.node_facts.get(node)
         if facts is None or facts.sysctl is None:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": node, "path": snap.node_source(node, "sysctl")},
-                )
-            )
+            yield node_file_note(snap, node, "sysctl")
             continue
         value = facts.sysctl.get(IP_FORWARD)
         if value is None:
@@ -178,12 +174,7 @@ def bridge_nf_disabled(ctx: Context) -> Iterator[Yielded]:
     for node in sorted(snap.node_by_name):
         facts = snap.node_facts.get(node)
         if facts is None or facts.sysctl is None:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": node, "path": snap.node_source(node, "sysctl")},
-                )
-            )
+            yield node_file_note(snap, node, "sysctl")
             continue
         bridge = _bridge_cni(ctx, node)
         if bridge is None:

@@ -23,7 +23,9 @@ from netdoctor.checks.common import (
     iface_evidence,
     internal_ip_evidence,
     ip_only,
+    ippool_evidence,
     last_log_match,
+    node_file_note,
     parse_ip,
     pod_evidence,
     route_text,
@@ -83,10 +85,8 @@ def _agent_pod(ctx: Context, cni: str, node: str) -> tuple[str, str, str | None]
         "cilium": ("kube-system", "cilium"),
     }
     ns, ds = (agent.namespace, agent.name) if agent else defaults.get(cni, ("kube-system", cni))
-    pod = None
-    if agent is not None:
-        pod = next((p.metadata.name for p in agent.pods if p.spec.node_name == node), None)
-    return ns, ds, pod
+    pod = agent.pod_on(node) if agent is not None else None
+    return ns, ds, pod.metadata.name if pod is not None else None
 
 
 def _restart_agent(ctx: Context, cni: str, node: str) -> Action:
@@ -430,12 +430,7 @@ def missing_pod_route(ctx: Context) -> Iterator[Yielded]:
         name = node.metadata.name
         facts = snap.node_facts.get(name)
         if facts is None or facts.routes is None:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": name, "path": snap.node_source(name, "ip_route")},
-                )
-            )
+            yield node_file_note(snap, name, "ip_route")
             continue
         if ready is not None and name not in ready:
             continue  # the agent writes these routes: its absence is NET-202's finding
@@ -640,12 +635,7 @@ def fdb_missing(ctx: Context) -> Iterator[Yielded]:
             if v is None
         ]
         if missing:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": name, "path": snap.node_source(name, missing[0])},
-                )
-            )
+            yield node_file_note(snap, name, missing[0])
             continue
         through: dict[str, Route] = {}
         for r in _main_routes(facts):
@@ -1017,12 +1007,7 @@ def mtu_mismatch(ctx: Context) -> Iterator[Yielded]:
         elif name in snap.node_facts and snap.node_facts[name].interfaces is not None:
             continue  # no pod-side interface to judge (a node without pods)
         else:
-            yield Note(
-                Message(
-                    "note.node_file_missing",
-                    {"node": name, "path": snap.node_source(name, "ip_addr")},
-                )
-            )
+            yield node_file_note(snap, name, "ip_addr")
     if not seen:
         return
     under_odd = odd_one_out({n: str(m.underlay.mtu) for n, m in seen.items()})
@@ -1287,30 +1272,38 @@ class _Known:
     evidence: Evidence
 
 
+def _flag_cidr(snap: Snapshot, component: str, flag: str) -> _Known | None:
+    """The first CIDR of a control-plane static pod's ``flag`` (``--cluster-cidr``...)."""
+    pod = _static_pod(snap, component)
+    found = _flag(pod, flag)
+    if pod is None or found is None or (net := _net(found[0].split(",")[0])) is None:
+        return None
+    return _Known(net, pod_evidence(snap, pod, "spec.containers[].command", f"{flag}={found[0]}"))
+
+
+def _kubeadm_cidr(snap: Snapshot, key: str) -> _Known | None:
+    """The first CIDR of kubeadm-config's ClusterConfiguration ``networking.<key>``."""
+    sub = _kubeadm_networking(snap).get(key)
+    if not sub or (net := _net(sub.split(",")[0])) is None:
+        return None
+    cm = next(c for c in snap.configmaps or () if c.metadata.name == "kubeadm-config")
+    return _Known(
+        net,
+        Evidence(
+            source=snap.source("k8s.configmaps"),
+            object=f"ConfigMap/{cm.metadata.namespace}/kubeadm-config",
+            field=f"data.ClusterConfiguration.networking.{key}",
+            value=sub,
+        ),
+    )
+
+
 def _cluster_cidr(snap: Snapshot, ctx: Context) -> _Known | None:
-    cm_pod = _static_pod(snap, "kube-controller-manager")
-    found = _flag(cm_pod, "--cluster-cidr")
-    if cm_pod is not None and found is not None:
-        net = _net(found[0].split(",")[0])
-        if net is not None:
-            return _Known(
-                net,
-                pod_evidence(
-                    snap, cm_pod, "spec.containers[].command", f"--cluster-cidr={found[0]}"
-                ),
-            )
-    sub = _kubeadm_networking(snap).get("podSubnet")
-    if sub and (net := _net(sub.split(",")[0])) is not None:
-        cm = next(c for c in snap.configmaps or () if c.metadata.name == "kubeadm-config")
-        return _Known(
-            net,
-            Evidence(
-                source=snap.source("k8s.configmaps"),
-                object=f"ConfigMap/{cm.metadata.namespace}/kubeadm-config",
-                field="data.ClusterConfiguration.networking.podSubnet",
-                value=sub,
-            ),
-        )
+    known = _flag_cidr(snap, "kube-controller-manager", "--cluster-cidr") or _kubeadm_cidr(
+        snap, "podSubnet"
+    )
+    if known is not None:
+        return known
     conf = _flannel_net_conf(ctx)
     if conf and isinstance(conf.get("Network"), str) and (net := _net(conf["Network"])):
         cm = next(c for c in snap.configmaps or () if "net-conf.json" in c.data)
@@ -1548,17 +1541,7 @@ def _pod_networks(ctx: Context) -> list[_Known]:
         for pool in snap.ippools or ():
             net = _net(pool.spec.cidr)
             if net is not None and not pool.spec.disabled:
-                out.append(
-                    _Known(
-                        net,
-                        Evidence(
-                            source=snap.source("k8s.ippools"),
-                            object=f"IPPool/{pool.metadata.name}",
-                            field="spec.cidr",
-                            value=pool.spec.cidr,
-                        ),
-                    )
-                )
+                out.append(_Known(net, ippool_evidence(snap, pool)))
         if out:
             return out
     cluster = _cluster_cidr(snap, ctx)
@@ -1566,28 +1549,8 @@ def _pod_networks(ctx: Context) -> list[_Known]:
 
 
 def _service_cidr(snap: Snapshot) -> _Known | None:
-    api = _static_pod(snap, "kube-apiserver")
-    found = _flag(api, "--service-cluster-ip-range")
-    if api is not None and found is not None and (net := _net(found[0].split(",")[0])):
-        return _Known(
-            net,
-            pod_evidence(
-                snap, api, "spec.containers[].command", f"--service-cluster-ip-range={found[0]}"
-            ),
-        )
-    sub = _kubeadm_networking(snap).get("serviceSubnet")
-    if sub and (net := _net(sub.split(",")[0])) is not None:
-        cm = next(c for c in snap.configmaps or () if c.metadata.name == "kubeadm-config")
-        return _Known(
-            net,
-            Evidence(
-                source=snap.source("k8s.configmaps"),
-                object=f"ConfigMap/{cm.metadata.namespace}/kubeadm-config",
-                field="data.ClusterConfiguration.networking.serviceSubnet",
-                value=sub,
-            ),
-        )
-    return None
+    known = _flag_cidr(snap, "kube-apiserver", "--service-cluster-ip-range")
+    return known or _kubeadm_cidr(snap, "serviceSubnet")
 
 
 def _others(ctx: Context, pools: list[_Known]) -> list[tuple[str, _Known]]:

@@ -13,7 +13,17 @@ import json
 import re
 from collections.abc import Iterator
 
-from netdoctor.checks.common import last_log_match, log_evidence, log_lines, pod_evidence
+from netdoctor.checks.common import (
+    daemonset_fits,
+    daemonset_missing_evidence,
+    last_log_match,
+    log_evidence,
+    log_lines,
+    pod_events,
+    pod_evidence,
+    waiting_evidence,
+    warning_event_evidence,
+)
 from netdoctor.checks.detect import kube_proxy_replaced
 from netdoctor.checks.endpoints import (
     SERVICE_NAME_LABEL,
@@ -243,56 +253,16 @@ def _readiness_evidence(ctx: Context, pod: Pod) -> list[Evidence]:
         if cond.type == "Ready" and cond.status != "True":
             text = " ".join(x for x in (cond.status, cond.reason, cond.message) if x)
             ev.append(pod_evidence(snap, pod, "status.conditions[Ready]", text[:300]))
-    for cs in pod.status.container_statuses:
-        if cs.state.waiting is not None:
-            w = cs.state.waiting
-            ev.append(
-                pod_evidence(
-                    snap,
-                    pod,
-                    f"status.containerStatuses[{cs.name}].state.waiting",
-                    f"{w.reason}: {w.message}".strip(": ")[:300],
-                )
-            )
-    ev += _warning_events(ctx, pod)
+    ev += waiting_evidence(snap, pod)
+    ev += warning_event_evidence(snap, pod)
     return ev
-
-
-def _warning_events(ctx: Context, pod: Pod) -> list[Evidence]:
-    snap = ctx.snapshot
-    out = []
-    for e in snap.events or ():
-        io = e.involved_object
-        if (
-            io.kind == "Pod"
-            and io.name == pod.metadata.name
-            and io.namespace == pod.metadata.namespace
-            and e.type == "Warning"
-        ):
-            out.append(
-                Evidence(
-                    source=snap.source("k8s.events"),
-                    object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
-                    field=f"reason {e.reason}",
-                    value=e.message[:300],
-                    node=pod.spec.node_name or None,
-                )
-            )
-    return out
 
 
 def _probe_failure(ctx: Context, pod: Pod) -> str | None:
     """The message of the pod's last ``Unhealthy`` event about its readiness probe."""
     found = None
-    for e in ctx.snapshot.events or ():
-        io = e.involved_object
-        if (
-            io.kind == "Pod"
-            and io.name == pod.metadata.name
-            and io.namespace == pod.metadata.namespace
-            and e.reason == "Unhealthy"
-            and e.message.startswith("Readiness probe failed")
-        ):
+    for e in pod_events(ctx.snapshot, pod):
+        if e.reason == "Unhealthy" and e.message.startswith("Readiness probe failed"):
             found = e.message
     return found
 
@@ -575,16 +545,7 @@ def _kube_proxy(ctx: Context) -> tuple[DaemonSet | None, list[Pod]]:
 def _expected_on(ds: DaemonSet | None, node: Node) -> bool:
     if node.spec.unschedulable or node.metadata.labels.get("kubernetes.io/os", "linux") != "linux":
         return False
-    if ds is None:
-        return True
-    spec = ds.spec.template.spec
-    if any(node.metadata.labels.get(k) != v for k, v in spec.node_selector.items()):
-        return False
-    return all(
-        any(t.tolerates(taint) for t in spec.tolerations)
-        for taint in node.spec.taints
-        if taint.effect in ("NoSchedule", "NoExecute")
-    )
+    return ds is None or daemonset_fits(ds, node)
 
 
 _KLOG_ERROR = re.compile(r"^[EF]\d{4} ")
@@ -625,15 +586,7 @@ def kube_proxy_unhealthy(ctx: Context) -> Iterator[Yielded]:
         if not here:
             if not _expected_on(ds, node):
                 continue
-            ev = [
-                Evidence(
-                    source=snap.source("k8s.pods"),
-                    object=f"DaemonSet/kube-system/{KUBE_PROXY}",
-                    field=f"pods on node {n}",
-                    value="none",
-                    node=n,
-                )
-            ]
+            ev = [daemonset_missing_evidence(snap, "kube-system", KUBE_PROXY, n)]
             if mode is not None:
                 ev.append(mode[1])
             yield Finding(

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 
-from netdoctor.checks.common import pod_evidence
+from netdoctor.checks.common import pod_evidence, waiting_evidence, warning_event_evidence
 from netdoctor.checks.endpoints import Endpoint, probes_for, service_pods
 from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
@@ -122,17 +122,9 @@ def pod_not_ready(ctx: Context) -> Iterator[Yielded]:
         reason = ""
         for cs in pod.status.container_statuses:
             if cs.state.waiting is not None:
-                w = cs.state.waiting
-                reason = reason or w.reason
-                ev.append(
-                    pod_evidence(
-                        snap,
-                        pod,
-                        f"status.containerStatuses[{cs.name}].state.waiting",
-                        f"{w.reason}: {w.message}".strip(": ")[:300],
-                    )
-                )
-        ev += _events(ctx, pod)
+                reason = reason or cs.state.waiting.reason
+        ev += waiting_evidence(snap, pod)
+        ev += warning_event_evidence(snap, pod)[-4:]
         params = {
             "pod": f"{ns}/{name}",
             "role": role,
@@ -169,29 +161,6 @@ def pod_not_ready(ctx: Context) -> Iterator[Yielded]:
             pods=(pod.ref,),
             nodes=(pod.spec.node_name,) if pod.spec.node_name else (),
         )
-
-
-def _events(ctx: Context, pod: Pod) -> list[Evidence]:
-    snap = ctx.snapshot
-    out = []
-    for e in snap.events or ():
-        io = e.involved_object
-        if (
-            io.kind == "Pod"
-            and io.name == pod.metadata.name
-            and io.namespace == pod.metadata.namespace
-            and e.type == "Warning"
-        ):
-            out.append(
-                Evidence(
-                    source=snap.source("k8s.events"),
-                    object=f"Event/{e.metadata.namespace}/{e.metadata.name}",
-                    field=f"reason {e.reason}",
-                    value=e.message[:300],
-                    node=pod.spec.node_name or None,
-                )
-            )
-    return out[-4:]
 
 
 # --- NET-902 ----------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ import ipaddress
 
 from netdoctor.model.snapshot import Snapshot
 
-__all__ = ["felix_ipsets"]
+__all__ = ["felix_ipsets", "ipv4"]
 
 IPSets = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _ip(text: str | None) -> ipaddress.IPv4Address | None:
+def ipv4(text: str | None) -> ipaddress.IPv4Address | None:
+    """An IPv4 address from ``10.0.0.1`` or ``10.0.0.1/24``; None for anything else."""
     if not text:
         return None
     try:
@@ -43,11 +44,11 @@ def felix_ipsets(snap: Snapshot) -> IPSets:
     hosts: set[str] = set()
     for n in nodes:
         hosts.update(n.internal_ips)
-        ann = _ip(n.metadata.annotations.get(annotation))
+        ann = ipv4(n.metadata.annotations.get(annotation))
         if ann is not None:
             hosts.add(str(ann))
     for c in snap.calico_nodes or ():
-        bgp = _ip(c.spec.bgp.ipv4_address) if c.spec.bgp else None
+        bgp = ipv4(c.spec.bgp.ipv4_address) if c.spec.bgp else None
         if bgp is not None:
             hosts.add(str(bgp))
     sets: list[tuple[str, tuple[str, ...]]] = []

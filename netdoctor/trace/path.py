@@ -66,7 +66,7 @@ from netdoctor.model.nodefacts import (
 )
 from netdoctor.model.snapshot import Snapshot
 from netdoctor.netfilter import Packet, evaluate
-from netdoctor.netfilter.felix import felix_ipsets
+from netdoctor.netfilter.felix import felix_ipsets, ipv4
 from netdoctor.netfilter.nft import evaluate_hook
 from netdoctor.netfilter.nft import rule_text as nft_rule_text
 
@@ -177,16 +177,6 @@ def _index(snap: Snapshot) -> _Index:
 _felix_sets = felix_ipsets  # shared with the checks: netdoctor.netfilter.felix
 
 
-def _ip(text: str | None) -> IP | None:
-    if not text:
-        return None
-    try:
-        addr = ipaddress.ip_interface(text.strip()).ip
-    except ValueError:
-        return None
-    return addr if isinstance(addr, IP) else None
-
-
 def _net(text: str, length: int | None = None) -> ipaddress.IPv4Network | None:
     try:
         net = ipaddress.ip_network(text if length is None else f"{text}/{length}", strict=False)
@@ -239,7 +229,7 @@ def _lookup(
     Returns (route, None) or (None, the rule whose action decided: blackhole, unreachable...)
     or (None, None) when nothing matches.
     """
-    d, s = _ip(dst), _ip(src)
+    d, s = ipv4(dst), ipv4(src)
     if d is None:
         return None, None
     routes = [r for r in facts.routes or () if ":" not in r.dst]
@@ -455,7 +445,7 @@ class _Walk:
                     peer = nfacts.interface(r.dev)
                     if peer is not None:
                         return peer, "route"
-            a = _ip(ip)
+            a = ipv4(ip)
             for i in ifaces:
                 if i.kind == "bridge" and a is not None:
                     for ad in i.addresses("inet"):
@@ -494,7 +484,7 @@ class _Walk:
         )
         in_iface = bridge.ifname if bridge else host.ifname
         if eth is None:
-            d = _ip(pkt.dst)
+            d = ipv4(pkt.dst)
             on_bridge = bridge is not None and any(
                 d is not None and (n := _net(a.local, a.prefixlen)) is not None and d in n
                 for a in bridge.addresses("inet")
@@ -1229,7 +1219,7 @@ class _Walk:
     ) -> None:
         gw = _route_gw(route)
         nh = gw or pkt.dst
-        nh_ip = _ip(nh)
+        nh_ip = ipv4(nh)
         on_link = "onlink" in route.flags or any(
             nh_ip is not None and (n := _net(a.local, a.prefixlen)) is not None and nh_ip in n
             for a in dev.addresses("inet")
@@ -1315,7 +1305,7 @@ class _Walk:
         nets = [n for a in dev.addresses("inet") if (n := _net(a.local, a.prefixlen)) is not None]
         for iface in (pfacts.interfaces or ()) if pfacts else ():
             for a in iface.addresses("inet"):
-                ip = _ip(a.local)
+                ip = ipv4(a.local)
                 if ip is not None and any(ip in n for n in nets):
                     return a.local
         return None
@@ -1389,7 +1379,7 @@ class _Walk:
         ann = node.metadata.annotations
         internal = set(node.internal_ips)
         calico = ann.get("projectcalico.org/IPv4Address")
-        if calico and _ip(calico) is not None and str(_ip(calico)) not in internal:
+        if calico and ipv4(calico) is not None and str(ipv4(calico)) not in internal:
             return "calico-node-address-mismatch"
         flannel = ann.get("flannel.alpha.coreos.com/public-ip")
         if flannel and flannel not in internal:
@@ -1440,7 +1430,7 @@ def _select_src(nfacts: NetFacts, dst: str) -> str:
     if dev is None:
         return ""
     addrs = [a for a in dev.addresses("inet") if a.scope in ("", "global")]
-    nh = _ip(_route_gw(route) or dst)
+    nh = ipv4(_route_gw(route) or dst)
     for a in addrs:
         net = _net(a.local, a.prefixlen)
         if nh is not None and net is not None and nh in net:
@@ -1490,15 +1480,15 @@ def _chain_cause(chain: str, rule: IptRule | None, pkt: _Pkt) -> str:
 
 
 def _resolve(snap: Snapshot, target: str) -> tuple[str, Pod | None]:
-    if "/" in target and _ip(target) is None:
+    if "/" in target and ipv4(target) is None:
         pod = snap.pod_by_ref.get(target)
         if pod is None:
             raise ValueError(f"no pod {target!r} in the snapshot")
-        ips = [ip for ip in pod.ips if _ip(ip) is not None]
+        ips = [ip for ip in pod.ips if ipv4(ip) is not None]
         if not ips:
             raise ValueError(f"pod {target!r} has no IPv4 address")
         return ips[0], pod
-    addr = _ip(target)
+    addr = ipv4(target)
     if addr is None:
         raise ValueError(f"{target!r} is neither a pod (ns/name) nor an IPv4 address")
     pods = snap.pods_by_ip.get(str(addr), [])
@@ -1534,7 +1524,7 @@ def trace(
     src_pod = snap.pod_by_ref.get(source)
     if src_pod is None:
         raise ValueError(f"no pod {source!r} in the snapshot")
-    src_ips = [ip for ip in src_pod.ips if _ip(ip) is not None]
+    src_ips = [ip for ip in src_pod.ips if ipv4(ip) is not None]
     if not src_ips:
         raise ValueError(f"pod {source!r} has no IPv4 address")
     dst_ip, dst_pod = _resolve(snap, target)

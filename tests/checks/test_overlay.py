@@ -366,21 +366,28 @@ NEIGH_N2 = {
 }
 
 
-def test_an_fdb_entry_sending_to_an_old_address_is_wrong_and_rewritten_to_the_peers():
-    fdb = [
-        {
-            "mac": "aa:00:00:00:00:02",
-            "ifname": "flannel.1",
-            "dst": "10.6.131.13",
-            "flags": ["self"],
-            "state": "permanent",
-        }
-    ]
-    fs = [
+def fdb_entry_to(dst: str) -> dict[str, Any]:
+    """A permanent fdb entry on n1 for n2's VTEP MAC, sending to ``dst``."""
+    return {
+        "mac": "aa:00:00:00:00:02",
+        "ifname": "flannel.1",
+        "dst": dst,
+        "flags": ["self"],
+        "state": "permanent",
+    }
+
+
+def n1_fdb_findings(fdb: list[dict[str, Any]]) -> list[Finding]:
+    """NET-205's findings on n1, whose route and neighbour entry for n2 are in place."""
+    return [
         f
         for f in found(flannel_vxlan([TO_N2], [NEIGH_N2], fdb), "overlay-fdb-missing")
         if f.subject.name == "n1"
     ]
+
+
+def test_an_fdb_entry_sending_to_an_old_address_is_wrong_and_rewritten_to_the_peers():
+    fs = n1_fdb_findings([fdb_entry_to("10.6.131.13")])
     assert [(f.variant, f.params["found"], f.params["underlay"]) for f in fs] == [
         ("fdb_wrong", "10.6.131.13", "10.6.131.12")
     ]
@@ -391,20 +398,7 @@ def test_an_fdb_entry_sending_to_an_old_address_is_wrong_and_rewritten_to_the_pe
 
 
 def test_an_fdb_entry_sending_to_another_node_quotes_that_nodes_address():
-    fdb = [
-        {
-            "mac": "aa:00:00:00:00:02",
-            "ifname": "flannel.1",
-            "dst": "10.6.131.11",
-            "flags": ["self"],
-            "state": "permanent",
-        }
-    ]
-    fs = [
-        f
-        for f in found(flannel_vxlan([TO_N2], [NEIGH_N2], fdb), "overlay-fdb-missing")
-        if f.subject.name == "n1"
-    ]
+    fs = n1_fdb_findings([fdb_entry_to("10.6.131.11")])
     assert [f.variant for f in fs] == ["fdb_wrong"]
     assert any(
         e.object == "Node/n1" and e.field == "status.addresses[InternalIP]" for e in fs[0].evidence
@@ -412,11 +406,7 @@ def test_an_fdb_entry_sending_to_another_node_quotes_that_nodes_address():
 
 
 def test_a_missing_fdb_entry_behind_a_good_neighbour_entry_is_reported():
-    fs = [
-        f
-        for f in found(flannel_vxlan([TO_N2], [NEIGH_N2], []), "overlay-fdb-missing")
-        if f.subject.name == "n1"
-    ]
+    fs = n1_fdb_findings([])
     assert [f.variant for f in fs] == ["no_fdb"]
 
 

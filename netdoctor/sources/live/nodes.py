@@ -131,10 +131,18 @@ class NodeCollector:
             token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
         return {"authorization": str(token)} if token else {}
 
-    def _call(self, method: str, path: str, body: Any = None, query: Any = None) -> tuple[int, Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Any = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
+        """(HTTP status, decoded JSON body or {}) of one API request."""
         from kubernetes.client.exceptions import ApiException
 
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        headers = {"Accept": "application/json", "Content-Type": content_type}
         headers.update({k.capitalize(): v for k, v in self._auth().items()})
         try:
             resp = self.api.call_api(

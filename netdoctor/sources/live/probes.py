@@ -151,31 +151,9 @@ class ProbeRunner(NodeCollector):
         return None, f"ephemeral container {name} not running in {self.timeout:g}s"
 
     def _patch(self, path: str, body: Any) -> tuple[int, Any]:
-        from kubernetes.client.exceptions import ApiException
-
-        headers = {
-            "Accept": "application/json",
-            "Content-Type": "application/strategic-merge-patch+json",
-        }
-        headers.update({k.capitalize(): v for k, v in self._auth().items()})
-        try:
-            resp = self.api.call_api(
-                path,
-                "PATCH",
-                header_params=headers,
-                body=body,
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(min(10.0, self.request_timeout), self.request_timeout),
-            )
-            status, raw = resp.status, resp.data
-            resp.release_conn()
-        except ApiException as e:
-            status, raw = e.status or 0, e.body or b""
-        try:
-            return status, json.loads(raw) if raw else {}
-        except ValueError:
-            return status, {}
+        return self._call(
+            "PATCH", path, body, content_type="application/strategic-merge-patch+json"
+        )
 
     def _probe_pod(self, node: str) -> str:
         """A probe pod pinned to ``node`` (the pod network, not the host's)."""
