@@ -217,9 +217,8 @@ def diagnose(
 
     With a symptom (--symptom, or question.symptom in bundle.yaml) the best-fitting runbook is
     walked step by step over the data and shown as a checklist."""
-    from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
-    from netdoctor.model.snapshot import Question
+    from netdoctor.model.snapshot import Question, parse_port
     from netdoctor.report import render
     from netdoctor.report.build import build_report
     from netdoctor.sources.bundle import BundleSource
@@ -386,8 +385,7 @@ def _packet_size(flag: str, value: int, low: int) -> None:
 
 
 def _probe_question(probe: bool, from_: str | None, to: str | None, port: str | None) -> Question:
-    from netdoctor.checks.endpoints import parse_port
-    from netdoctor.model.snapshot import Question
+    from netdoctor.model.snapshot import Question, parse_port
 
     if not from_ or not to:
         raise UsageError(
@@ -497,8 +495,7 @@ def collect(
 
     Only get/list calls, unless --node-facts / --all-nodes (which create pods)."""
     from netdoctor.catalog import load_catalog
-    from netdoctor.checks.endpoints import parse_port
-    from netdoctor.model.snapshot import Question
+    from netdoctor.model.snapshot import Question, parse_port
     from netdoctor.sources.live.collect import write_bundle
 
     if Path(output).exists():
@@ -552,9 +549,8 @@ def trace_cmd(
     no_color: NoColorFlag = False,
 ) -> None:
     """Follow one packet and its reply hop by hop over the bundle's node facts."""
-    from netdoctor.checks.endpoints import parse_port
     from netdoctor.engine import diagnose as run_diagnosis
-    from netdoctor.model.snapshot import Question
+    from netdoctor.model.snapshot import Question, parse_port
     from netdoctor.report import render
     from netdoctor.report.build import build_report
     from netdoctor.sources.bundle import BundleSource
@@ -597,7 +593,7 @@ def reach_cmd(
     no_color: NoColorFlag = False,
 ) -> None:
     """The allowed/denied matrix under NetworkPolicies, by label-equivalence classes."""
-    from netdoctor.checks.endpoints import parse_port
+    from netdoctor.model.snapshot import parse_port
     from netdoctor.policy import NamespacesUnknown, parse_selector, reach
     from netdoctor.report.reach import iter_reach_json, render_reach_text
     from netdoctor.sources.bundle import BundleSource
@@ -777,7 +773,7 @@ def runbooks_lint(
     from pathlib import Path
 
     import netdoctor.checks  # noqa: F401  (registers every check)
-    from netdoctor.checks.registry import REGISTRY
+    from netdoctor.checks.registry import load_checks
     from netdoctor.report.runbooks import lint_json, render_lint
     from netdoctor.runbooks.lint import lint
     from netdoctor.runbooks.loader import load_dir
@@ -788,7 +784,7 @@ def runbooks_lint(
         pool = [*shipped, *books]
     else:
         books, problems, pool = shipped, shipped_problems, shipped
-    issues = lint(books, problems, known_checks=set(REGISTRY), routing_pool=pool)
+    issues = lint(books, problems, known_checks=set(load_checks()), routing_pool=pool)
     count = len(books) + len(problems)
     if output is Output.json:
         doc = lint_json(issues, _lang(lang), count)

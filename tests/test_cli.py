@@ -317,3 +317,18 @@ def test_trace_with_a_packet_larger_than_the_pod_mtu_drops_it_at_the_pod(capsys)
     assert (code, path["verdict"], drop["cause"]) == (1, "dropped", "mtu-mismatch")
     code, _, err = run(capsys, *argv, "--to", "default/netdebug05", "--size", "0")
     assert (code, err.count("\n")) == (2, 1)
+
+
+def test_the_trace_and_the_engine_import_no_check_family_until_checks_run():
+    # `netdoctor trace` is called hundreds of times by scripts: its imports must stay light.
+    code = (
+        "import sys, netdoctor.cli, netdoctor.engine, netdoctor.trace.path\n"
+        "from netdoctor.checks.registry import FAMILIES\n"
+        "loaded = [f for f in FAMILIES if f'netdoctor.checks.{f}' in sys.modules]\n"
+        # the engine uses the Service walk's and the symptom's helpers, nothing else
+        "assert set(loaded) <= {'service', 'workload'}, loaded\n"
+        "from netdoctor.checks import REGISTRY\n"
+        "assert all(f'netdoctor.checks.{f}' in sys.modules for f in FAMILIES)\n"
+        "assert 'node-ip-forward-disabled' in REGISTRY\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

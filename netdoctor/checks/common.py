@@ -330,19 +330,8 @@ def route_to(routes: Iterable[Route], ip: str) -> Route | None:
 
 
 def route_text(r: Route) -> str:
-    """A route as ``ip route`` prints it: ``default via 10.6.131.1 dev eno1 proto static``."""
-    words = [r.dst]
-    for key, value in (
-        ("via", r.gateway),
-        ("dev", r.dev),
-        ("proto", r.protocol),
-        ("scope", r.scope),
-        ("src", r.prefsrc),
-        ("metric", None if r.metric is None else str(r.metric)),
-    ):
-        if value:
-            words += [key, value]
-    return " ".join([*words, *r.flags])
+    """A route as ``ip route`` prints it (``Route.text``)."""
+    return r.text()
 
 
 def peer_path_evidence(snap: Snapshot, peer: str, addr: str) -> Evidence:

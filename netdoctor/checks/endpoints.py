@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from netdoctor.errors import UsageError
 from netdoctor.model.k8s import EndpointSlice, Node, Pod, Service
-from netdoctor.model.snapshot import Probe, Snapshot
+from netdoctor.model.snapshot import Probe, Snapshot, parse_port
 
 __all__ = [
     "DEFAULT_CLUSTER_DOMAIN",
@@ -93,30 +93,6 @@ def backend_port(svc: Service, pod: Pod, port: int | None) -> int | None:
         named = [cp.container_port for c in pod.spec.containers for cp in c.ports if cp.name == tp]
         return named[0] if named else None
     return port
-
-
-def parse_port(text: str | int | None) -> tuple[int | None, str]:
-    """``22``, ``"22/tcp"``, ``"53/UDP"`` -> (port, protocol). Raises UsageError on others."""
-    if text is None or text == "":
-        return None, "TCP"
-    if isinstance(text, int):
-        port_s, proto = str(text), "TCP"
-    else:
-        port_s, _, proto = text.strip().partition("/")
-        proto = (proto or "tcp").upper()
-    if proto not in ("TCP", "UDP", "SCTP"):
-        raise UsageError(
-            f"--port {text!r}: protocol must be tcp, udp or sctp",
-            key="error.port",
-            params={"value": str(text)},
-        )
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise UsageError(
-            f"--port {text!r}: expected a port number 1-65535, e.g. 22/tcp",
-            key="error.port",
-            params={"value": str(text)},
-        )
-    return int(port_s), proto
 
 
 def service_ip(svc: Service) -> str | None:

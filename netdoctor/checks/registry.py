@@ -19,6 +19,7 @@ from netdoctor.model.findings import Finding, Message
 from netdoctor.model.snapshot import Question, Snapshot
 
 __all__ = [
+    "FAMILIES",
     "REGISTRY",
     "CheckSpec",
     "Context",
@@ -26,6 +27,7 @@ __all__ = [
     "Note",
     "Skip",
     "check",
+    "load_checks",
 ]
 
 
@@ -108,3 +110,30 @@ def check(
         return fn
 
     return register
+
+
+# The check modules, one per root-cause family. Importing one registers its checks; the engine,
+# ``netdoctor checks`` and the runbooks call ``load_checks()`` first, so that importing a
+# helper (the trace's, the report's) never pays for every check module.
+FAMILIES = (
+    "calico",
+    "cilium",
+    "cni",
+    "firewall",
+    "flannel",
+    "kubeovn",
+    "node",
+    "overlay",
+    "policy",
+    "service",
+    "workload",
+)
+
+
+def load_checks() -> dict[str, CheckSpec]:
+    """Every check, registered: imports each family's module once. Returns ``REGISTRY``."""
+    from importlib import import_module
+
+    for name in FAMILIES:
+        import_module(f"netdoctor.checks.{name}")
+    return REGISTRY

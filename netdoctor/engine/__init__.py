@@ -27,7 +27,7 @@ from netdoctor.checks.endpoints import (
     service_pods,
     service_slices,
 )
-from netdoctor.checks.registry import REGISTRY, CheckSpec, Context, NotApplicable, Note, Skip
+from netdoctor.checks.registry import CheckSpec, Context, NotApplicable, Note, Skip, load_checks
 from netdoctor.checks.service import kube_proxy_mode
 from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError
@@ -143,12 +143,13 @@ class Diagnosis:
 def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
     """Checks by id or NET code; unknown names are a usage error."""
     catalog = load_catalog()
+    registry = load_checks()
 
     def ids(names: Iterable[str], flag: str) -> set[str]:
         out = set()
         for name in names:
             entry = catalog.entry(name)
-            if entry is None or entry.id not in REGISTRY:
+            if entry is None or entry.id not in registry:
                 raise UsageError(
                     f"{flag} {name!r}: no such check (see 'netdoctor checks')",
                     key="error.no_check",
@@ -158,7 +159,7 @@ def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Ch
         return out
 
     only_ids, skip_ids = ids(only, "--only"), ids(skip, "--skip")
-    specs = sorted(REGISTRY.values(), key=lambda s: s.code)
+    specs = sorted(registry.values(), key=lambda s: s.code)
     return [s for s in specs if (not only_ids or s.id in only_ids) and s.id not in skip_ids]
 
 

@@ -110,6 +110,21 @@ class Route(_F, frozen=True):
     nexthops: tuple[NextHop, ...] = ()
     mtu: int | None = None
 
+    def text(self) -> str:
+        """The route as ``ip route`` prints it: ``default via 10.6.131.1 dev eno1 proto static``."""
+        words = [self.dst]
+        for key, value in (
+            ("via", self.gateway),
+            ("dev", self.dev),
+            ("proto", self.protocol),
+            ("scope", self.scope),
+            ("src", self.prefsrc),
+            ("metric", None if self.metric is None else str(self.metric)),
+        ):
+            if value:
+                words += [key, value]
+        return " ".join([*words, *self.flags])
+
     @property
     def table_name(self) -> str:
         return self.table or "main"

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from netdoctor.errors import UsageError
 from netdoctor.model.k8s import (
     CalicoNode,
     ConfigMap,
@@ -43,6 +44,7 @@ __all__ = [
     "ProbeEnd",
     "Question",
     "Snapshot",
+    "parse_port",
 ]
 
 
@@ -73,6 +75,30 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def empty(self) -> bool:
         return not (self.from_ or self.to or self.port or self.symptom)
+
+
+def parse_port(text: str | int | None) -> tuple[int | None, str]:
+    """``22``, ``"22/tcp"``, ``"53/UDP"`` -> (port, protocol). Raises UsageError on others."""
+    if text is None or text == "":
+        return None, "TCP"
+    if isinstance(text, int):
+        port_s, proto = str(text), "TCP"
+    else:
+        port_s, _, proto = text.strip().partition("/")
+        proto = (proto or "tcp").upper()
+    if proto not in ("TCP", "UDP", "SCTP"):
+        raise UsageError(
+            f"--port {text!r}: protocol must be tcp, udp or sctp",
+            key="error.port",
+            params={"value": str(text)},
+        )
+    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        raise UsageError(
+            f"--port {text!r}: expected a port number 1-65535, e.g. 22/tcp",
+            key="error.port",
+            params={"value": str(text)},
+        )
+    return int(port_s), proto
 
 
 class ProbeEnd(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,7 +10,7 @@ import textwrap
 import msgspec
 
 from netdoctor.catalog import SECTIONS, Entry, Lang, load_catalog
-from netdoctor.checks.registry import REGISTRY
+from netdoctor.checks.registry import load_checks
 from netdoctor.model.layout import path_for
 
 __all__ = ["render_checks", "render_explain"]
@@ -22,7 +22,7 @@ def render_explain(entry: Entry, lang: Lang) -> str:
     severity = cat.text("severity." + entry.severity.value, lang)
     lines = [f"{entry.code}  {entry.id}", entry.about[lang]]
     lines.append(cat.text("explain.severity", lang) + colon + severity)
-    spec = REGISTRY.get(entry.id)
+    spec = load_checks().get(entry.id)
     if spec is not None and spec.needs:
         needs = ", ".join(path_for(n) for n in spec.needs)
         lines.append(cat.text("explain.needs", lang) + colon + needs)
@@ -39,7 +39,7 @@ def render_explain(entry: Entry, lang: Lang) -> str:
 def render_checks(lang: Lang, fmt: str) -> str:
     cat = load_catalog()
     rows = []
-    for spec in sorted(REGISTRY.values(), key=lambda s: s.code):
+    for spec in sorted(load_checks().values(), key=lambda s: s.code):
         entry = cat.entry(spec.id)
         rows.append(
             {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netdoctor.checks.registry import REGISTRY
+from netdoctor.checks.registry import load_checks
 from netdoctor.engine import Diagnosis, RankedFinding, diagnose
 from netdoctor.model.findings import CheckOutcome, CheckStatus, Message, Severity
 from netdoctor.model.snapshot import Question, Snapshot
@@ -90,7 +90,7 @@ def _step_result(step: Step, d: Diagnosis, by_id: dict[str, CheckOutcome]) -> St
     reasons: list[Message] = []
     applied = 0
     for cid in step.checks:
-        if cid not in REGISTRY:
+        if cid not in load_checks():
             reasons.append(Message("runbooks.skip.unknown_check", {"check": cid}))
             continue
         o = by_id.get(cid)
@@ -138,7 +138,7 @@ def execute(
     diagnosis: Diagnosis | None = None,
 ) -> RunbookRun:
     """Walk *book* over *snap*. Pass a *diagnosis* to reuse one that ran the same checks."""
-    known = [c for c in book.check_ids if c in REGISTRY]
+    known = [c for c in book.check_ids if c in load_checks()]
     d = diagnosis or diagnose(snap, question, only=known, with_checks=bool(known))
     by_id = {o.check_id: o for o in d.outcomes}
     results: list[StepResult] = []

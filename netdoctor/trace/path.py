@@ -50,7 +50,6 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netdoctor.checks.common import route_text
 from netdoctor.model.findings import Evidence, Message
 from netdoctor.model.k8s import Node, Pod
 from netdoctor.model.layout import pod_path
@@ -324,7 +323,7 @@ class _Walk:
             source=src,
             object=f"Pod/{pod}" if pod else f"Node/{where}",
             field=f"route to {dst}",
-            value=route_text(route) if route else "none",
+            value=route.text() if route else "none",
             node=None if pod else where,
         )
 

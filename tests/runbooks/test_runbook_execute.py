@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from netdoctor.checks.registry import REGISTRY, CheckSpec
+from netdoctor.checks import REGISTRY
+from netdoctor.checks.registry import CheckSpec
 from netdoctor.runbooks.execute import execute
 from netdoctor.runbooks.loader import parse_runbook
 from netdoctor.sources.bundle import BundleSource

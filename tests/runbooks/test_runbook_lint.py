@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import netdoctor.checks  # noqa: F401  (registers every check)
-from netdoctor.checks.registry import REGISTRY
+from netdoctor.checks import REGISTRY
 from netdoctor.runbooks.lint import command_mistakes, lint
 from netdoctor.runbooks.loader import load_dir
 
