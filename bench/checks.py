@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-from netdoctor.checks.registry import REGISTRY, Context
+from netdoctor.checks._support.registry import REGISTRY, Context
 from netdoctor.sources.bundle import BundleSource
 
 TARGET_S = 15.0

@@ -4,7 +4,8 @@
 
 A child process generates the cluster (objects templated from ``examples/healthy-calico``,
 each with its own name, namespace, uid, node and IP) and serves it with the tests' stand-in
-API server (``tests/live/standin.py``: real list pagination over HTTP). This process reads it
+API server (``tests/sources/live/standin.py``: real list pagination over HTTP). This process
+reads it
 the way ``netdoctor diagnose`` does, through the real ``kubernetes`` client: every kind
 listed concurrently with ``limit``/``continue``, pages decoded into the Snapshot. ``--collect``
 also writes the bundle (``netdoctor collect``) to a temporary file.
@@ -29,7 +30,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests" / "live"))
+sys.path.insert(0, str(ROOT / "tests" / "sources" / "live"))
 TEMPLATE = ROOT / "examples" / "healthy-calico" / "k8s"
 
 

@@ -773,7 +773,7 @@ def runbooks_lint(
     from pathlib import Path
 
     import netdoctor.checks  # noqa: F401  (registers every check)
-    from netdoctor.checks.registry import load_checks
+    from netdoctor.checks._support.registry import load_checks
     from netdoctor.report.runbooks import lint_json, render_lint
     from netdoctor.runbooks.lint import lint
     from netdoctor.runbooks.loader import load_dir

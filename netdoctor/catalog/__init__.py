@@ -1,7 +1,9 @@
 """The catalog owns the words: root-cause pages and every user-facing message, in en and zh.
 
-Sits just above the model. Data lives in YAML beside this module: ``rootcauses/*.yaml`` (one
-file per family; each id with its code, severity, title templates and documentation sections)
+Sits just above the model. Data lives in YAML beside this module: ``rootcauses/**.yaml`` (one
+file per check module, at the same path: ``rootcauses/calico/address.yaml`` holds the ids that
+``checks/calico/address.py`` reports; each id with its code, severity, title templates and
+documentation sections)
 and ``*.yaml`` beside it (``messages.yaml``: report headings, skip reasons, notes; one file per
 further area, e.g. ``trace.yaml``). Templates use ``{name}``
 placeholders; English and Chinese must use the same set (a test guards it). Checks pass
@@ -13,10 +15,11 @@ from __future__ import annotations
 import os
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Final, Literal, cast
 
 from netdoctor.model.findings import Finding, Message, Severity
@@ -44,7 +47,8 @@ class Entry:
     id: str
     code: str
     severity: Severity
-    family: str
+    family: str  # the first part of ``module``
+    module: str  # its file below rootcauses/, without .yaml: "calico/address", "node"
     about: Mapping[str, str]  # lang -> one line: what the check looks for
     titles: Mapping[str, Mapping[str, str]]  # variant -> lang -> template
     doc: Mapping[str, Mapping[str, str]]  # section -> lang -> text
@@ -124,29 +128,38 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def _rootcause_files(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """``(module, file)`` for every ``*.yaml`` below ``rootcauses/``, sorted: the module is the
+    path without ``.yaml`` and names the check module that reports its ids (a test says so)."""
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.is_dir():
+            yield from _rootcause_files(item, f"{prefix}{item.name}/")
+        elif item.name.endswith(".yaml"):
+            yield prefix + item.name.removesuffix(".yaml"), item
+
+
 @cache
 def load_catalog() -> Catalog:
     """Load the packaged catalog (once per process)."""
     root = resources.files(__package__)
     entries: dict[str, Entry] = {}
-    rc_dir = root.joinpath("rootcauses")
-    for item in sorted(rc_dir.iterdir(), key=lambda p: p.name):
-        if not item.name.endswith(".yaml"):
-            continue
-        family = item.name.removesuffix(".yaml")
+    for module, item in _rootcause_files(root.joinpath("rootcauses")):
         data = _load_yaml(item.read_text(encoding="utf-8")) or {}
         for id_, raw in data.items():
-            where = f"rootcauses/{item.name}: {id_}"
+            where = f"rootcauses/{module}.yaml: {id_}"
             titles = {v: _texts(t, f"{where} title {v}") for v, t in raw["title"].items()}
             doc = {s: _texts(raw["doc"][s], f"{where} doc {s}") for s in SECTIONS}
             msgs = {
                 k: _texts(t, f"{where} message {k}") for k, t in (raw.get("messages") or {}).items()
             }
+            if id_ in entries:
+                raise ValueError(f"catalog {where}: defined twice")
             entries[id_] = Entry(
                 id=id_,
                 code=str(raw["code"]),
                 severity=Severity(raw["severity"]),
-                family=family,
+                family=module.split("/", 1)[0],
+                module=module,
                 about=_texts(raw["about"], f"{where} about"),
                 titles=titles,
                 doc=doc,

@@ -18,12 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from netdoctor.catalog.compat import calico_release, minor_of
-from netdoctor.checks.bgpstatus import (
-    BgpPeer,
-    parse_birdcl_protocols,
-    parse_calicoctl_node_status,
-)
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     AddressClaim,
     annotation_evidence,
     iface_evidence,
@@ -38,13 +33,18 @@ from netdoctor.checks.common import (
     pod_evidence,
     smallest_supernet,
 )
-from netdoctor.checks.oddone import odd_one_out
-from netdoctor.checks.registry import Context, NotApplicable, Note, Skip, Yielded, check
+from netdoctor.checks._support.oddone import odd_one_out
+from netdoctor.checks._support.registry import Context, NotApplicable, Note, Skip, Yielded, check
+from netdoctor.checks.bgpstatus import (
+    BgpPeer,
+    parse_birdcl_protocols,
+    parse_calicoctl_node_status,
+)
+from netdoctor.model.cni import CALICO_ADDRESS
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Container
 from netdoctor.netfilter import Packet, evaluate
 
-ANNOTATION = "projectcalico.org/IPv4Address"
 AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"
 _AUTODETECT_LOG = re.compile(
     r"Using autodetected IPv4 address on interface (\S+): (\S+?)(?:,|\s|$)"
@@ -64,10 +64,10 @@ def calico_claims(ctx: Context) -> dict[str, AddressClaim]:
         address: str | None = None
         iface: str | None = None
         ev: list[Evidence] = []
-        ann = node.metadata.annotations.get(ANNOTATION)
+        ann = node.metadata.annotations.get(CALICO_ADDRESS)
         if ann:
             address = ann
-            ev.append(annotation_evidence(snap, node, ANNOTATION))
+            ev.append(annotation_evidence(snap, node, CALICO_ADDRESS))
         cnode = snap.calico_node_by_node.get(name)
         if cnode is not None and cnode.spec.bgp and cnode.spec.bgp.ipv4_address:
             address = address or cnode.spec.bgp.ipv4_address

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netdoctor.checks.detect import CiliumConfig
-from netdoctor.checks.registry import Context, NotApplicable, Skip, Yielded, check
+from netdoctor.checks._support.detect import CiliumConfig
+from netdoctor.checks._support.registry import Context, NotApplicable, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.nodefacts import Interface
 

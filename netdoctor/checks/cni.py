@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     daemonset_fits,
     daemonset_missing_evidence,
     log_evidence,
@@ -16,8 +16,8 @@ from netdoctor.checks.common import (
     pod_evidence,
     warning_event_evidence,
 )
-from netdoctor.checks.detect import AgentInstall
-from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
+from netdoctor.checks._support.detect import AgentInstall
+from netdoctor.checks._support.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Node, Pod
 

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from netdoctor.checks.common import ippool_evidence, parse_ip, route_to, smallest_supernet
-from netdoctor.checks.oddone import odd_one_out
-from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
+from netdoctor.checks._support.common import ippool_evidence, parse_ip, route_to, smallest_supernet
+from netdoctor.checks._support.oddone import odd_one_out
+from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
+from netdoctor.model.cni import CALICO_ADDRESS, FLANNEL_PUBLIC_IP
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.nftables import NftRuleset, decode_ruleset
 from netdoctor.model.nodefacts import IptRule, NetFacts, Route
@@ -612,8 +613,8 @@ def _node_addresses(snap: Snapshot, node: str) -> list[str]:
     out: list[str] = []
     for text in [
         *n.internal_ips,
-        n.metadata.annotations.get("flannel.alpha.coreos.com/public-ip", ""),
-        n.metadata.annotations.get("projectcalico.org/IPv4Address", ""),
+        n.metadata.annotations.get(FLANNEL_PUBLIC_IP, ""),
+        n.metadata.annotations.get(CALICO_ADDRESS, ""),
     ]:
         addr = parse_ip(text)
         if addr is not None and addr.version == 4 and str(addr) not in out:

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     AddressClaim,
     annotation_evidence,
     iface_evidence,
@@ -26,11 +26,10 @@ from netdoctor.checks.common import (
     peers_reach,
     shared_subnet_address,
 )
-from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
+from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
+from netdoctor.model.cni import FLANNEL_BACKEND_TYPE, FLANNEL_PUBLIC_IP, FLANNEL_PUBLIC_IP_OVERWRITE
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 
-PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
-PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
 _IFACE_LOG = re.compile(r"Using interface with name (\S+) and address (\S+)")
 _IFACE_ARGS = ("--iface", "--iface-regex", "--iface-can-reach", "--public-ip")
 
@@ -43,7 +42,11 @@ def flannel_claims(ctx: Context) -> dict[str, AddressClaim]:
     claims: dict[str, AddressClaim] = {}
     for node in snap.nodes or ():
         name = node.metadata.name
-        key = PUBLIC_IP_OVERWRITE if PUBLIC_IP_OVERWRITE in node.metadata.annotations else PUBLIC_IP
+        key = (
+            FLANNEL_PUBLIC_IP_OVERWRITE
+            if FLANNEL_PUBLIC_IP_OVERWRITE in node.metadata.annotations
+            else FLANNEL_PUBLIC_IP
+        )
         address = node.metadata.annotations.get(key)
         if not address:
             continue
@@ -249,7 +252,6 @@ def public_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
 
 # --- NET-403: host-gw between nodes that are not on one L2 segment ---------------------------
 
-BACKEND_TYPE = "flannel.alpha.coreos.com/backend-type"
 NET_CONF = "net-conf.json"
 
 
@@ -351,9 +353,9 @@ def host_gw_not_l2(ctx: Context) -> Iterator[Yielded]:
         value=json.dumps(backend, separators=(",", ":")),
     )
     ann_ev = [
-        annotation_evidence(snap, snap.node_by_name[n], BACKEND_TYPE)
+        annotation_evidence(snap, snap.node_by_name[n], FLANNEL_BACKEND_TYPE)
         for n in sorted({p[0] for p in pairs} | {p[1] for p in pairs})
-        if BACKEND_TYPE in snap.node_by_name[n].metadata.annotations
+        if FLANNEL_BACKEND_TYPE in snap.node_by_name[n].metadata.annotations
     ][:2]
     args_ev = _iface_args_evidence(ctx)
     a, b, addr = pairs[0]

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     annotation_evidence,
     iface_evidence,
     internal_ip_evidence,
@@ -30,9 +30,20 @@ from netdoctor.checks.common import (
     peers_reach,
     pod_evidence,
 )
-from netdoctor.checks.detect import AgentInstall
-from netdoctor.checks.ovntrace import TraceFlow, ko_trace_command, ovn_trace_command, port_name
-from netdoctor.checks.registry import Context, NotApplicable, Skip, Yielded, check
+from netdoctor.checks._support.detect import AgentInstall
+from netdoctor.checks._support.ovntrace import (
+    TraceFlow,
+    ko_trace_command,
+    ovn_trace_command,
+    port_name,
+)
+from netdoctor.checks._support.registry import Context, NotApplicable, Skip, Yielded, check
+from netdoctor.model.cni import (
+    KUBEOVN,
+    KUBEOVN_LOGICAL_SWITCH,
+    KUBEOVN_MAC_ADDRESS,
+    KUBEOVN_TUNNEL_IFACE,
+)
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Container, LabelSelector, NetworkPolicy, Pod
 from netdoctor.model.ovn import OvnTrace, OvsShow, TracePipeline, stage_kind
@@ -40,8 +51,6 @@ from netdoctor.model.snapshot import Snapshot
 
 __all__ = ["encap_claims", "matches_selector"]
 
-ANN = "ovn.kubernetes.io/"
-TUNNEL_IFACE_ANN = ANN + "tunnel_interface"
 CLUSTER_ROUTER = "ovn-cluster"
 _ENCAP_LOG = re.compile(
     r"(?:set ovn-encap-ip=([0-9a-fA-F.:]+)|use ([0-9a-fA-F.:]+) on (\S+) as tunnel address)"
@@ -176,8 +185,8 @@ def _encap_fix(
             )
         )
     n = snap.node_by_name.get(node)
-    if n is not None and TUNNEL_IFACE_ANN in n.metadata.annotations:
-        ev.append(annotation_evidence(snap, n, TUNNEL_IFACE_ANN))
+    if n is not None and KUBEOVN_TUNNEL_IFACE in n.metadata.annotations:
+        ev.append(annotation_evidence(snap, n, KUBEOVN_TUNNEL_IFACE))
     restart = Action(
         message=Message("fix.kubeovn_restart_cni", {"node": node, "pod": _pod_name(pod, ds)}),
         command=(
@@ -193,17 +202,18 @@ def _encap_fix(
                     "fix.kubeovn_tunnel_iface", {"node": node, "iface": internal_iface}
                 ),
                 command=(
-                    f"kubectl annotate node {node} {TUNNEL_IFACE_ANN}={internal_iface} --overwrite"
+                    f"kubectl annotate node {node} "
+                    f"{KUBEOVN_TUNNEL_IFACE}={internal_iface} --overwrite"
                 ),
             ),
             restart,
         ), tuple(ev)
     actions: list[Action] = []
-    if n is not None and TUNNEL_IFACE_ANN in n.metadata.annotations:
+    if n is not None and KUBEOVN_TUNNEL_IFACE in n.metadata.annotations:
         actions.append(
             Action(
                 message=Message("fix.kubeovn_drop_tunnel_ann", {"node": node}),
-                command=f"kubectl annotate node {node} {TUNNEL_IFACE_ANN}-",
+                command=f"kubectl annotate node {node} {KUBEOVN_TUNNEL_IFACE}-",
             )
         )
     if arg is not None and arg[1] != "--iface=" and cni is not None:
@@ -516,9 +526,9 @@ def _flow_of(snap: Snapshot, trace: OvnTrace, src: Pod, dst_ip: str) -> TraceFlo
         dst_ip=dst_ip,
         protocol=proto,
         port=int(port) if port and port.isdigit() else None,
-        logical_switch=ann.get(ANN + "logical_switch"),
+        logical_switch=ann.get(KUBEOVN_LOGICAL_SWITCH),
         src_ip=mf.get("nw_src") or mf.get("ipv6_src") or (src.ips[0] if src.ips else None),
-        src_mac=mf.get("dl_src") or ann.get(ANN + "mac_address"),
+        src_mac=mf.get("dl_src") or ann.get(KUBEOVN_MAC_ADDRESS),
         dst_mac=mf.get("dl_dst"),
     )
 
@@ -823,9 +833,11 @@ def _drop_fix(
         if src is not None:
             ann = src.metadata.annotations
             for key in ("ip_address", "mac_address"):
-                if ANN + key in ann:
+                if KUBEOVN + key in ann:
                     ev.append(
-                        pod_evidence(snap, src, f"metadata.annotations[{ANN}{key}]", ann[ANN + key])
+                        pod_evidence(
+                            snap, src, f"metadata.annotations[{KUBEOVN}{key}]", ann[KUBEOVN + key]
+                        )
                     )
             for ip in src.ips[:1]:
                 stale_ev, stale_fixes = _stale_ip_fixes(snap, ip, src)
@@ -848,7 +860,7 @@ def _drop_fix(
             return tuple(actions), ev
     if kind == "routing":
         router = pipe.datapath if pipe and pipe.datapath else CLUSTER_ROUTER
-        subnet = (src.metadata.annotations.get(ANN + "logical_switch") if src else None) or ls
+        subnet = (src.metadata.annotations.get(KUBEOVN_LOGICAL_SWITCH) if src else None) or ls
         return (
             Action(
                 message=Message("fix.kubeovn_routes", {"router": router, "dst": dst_ip or "?"}),

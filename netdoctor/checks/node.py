@@ -12,16 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     internal_ip_evidence,
     node_file_note,
     parse_ip,
     route_text,
     shared_subnet_address,
 )
+from netdoctor.checks._support.oddone import odd_one_out
+from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
 from netdoctor.checks.firewall import RouteIndex, arrival_iface, pod_sample
-from netdoctor.checks.oddone import odd_one_out
-from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.nodefacts import NetFacts, Route
 from netdoctor.model.snapshot import Snapshot

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     IPNet,
     annotation_evidence,
     iface_evidence,
@@ -31,22 +31,23 @@ from netdoctor.checks.common import (
     route_text,
     route_to,
 )
-from netdoctor.checks.oddone import odd_one_out
-from netdoctor.checks.registry import Context, NotApplicable, Note, Skip, Yielded, check
+from netdoctor.checks._support.oddone import odd_one_out
+from netdoctor.checks._support.registry import Context, NotApplicable, Note, Skip, Yielded, check
+from netdoctor.model.cni import (
+    CALICO_ADDRESS,
+    CALICO_IPIP_ADDR,
+    CALICO_VXLAN_ADDR,
+    FLANNEL_BACKEND_DATA,
+    FLANNEL_BACKEND_TYPE,
+    FLANNEL_KSM,
+    FLANNEL_PUBLIC_IP,
+    FLANNEL_PUBLIC_IP_OVERWRITE,
+)
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Node, Pod
 from netdoctor.model.layout import pod_path
 from netdoctor.model.nodefacts import Interface, NetFacts, Route
 from netdoctor.model.snapshot import Snapshot
-
-FLANNEL_PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
-FLANNEL_PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
-FLANNEL_BACKEND_TYPE = "flannel.alpha.coreos.com/backend-type"
-FLANNEL_BACKEND_DATA = "flannel.alpha.coreos.com/backend-data"
-FLANNEL_KSM = "flannel.alpha.coreos.com/kube-subnet-manager"
-CALICO_ADDRESS = "projectcalico.org/IPv4Address"
-CALICO_VXLAN_ADDR = "projectcalico.org/IPv4VXLANTunnelAddr"
-CALICO_IPIP_ADDR = "projectcalico.org/IPv4IPIPTunnelAddr"
 
 # CNI config files the runtime loads (libcni's ConfFiles: .conf, .conflist, .json), in name order.
 _CNI_CONF_EXT = (".conf", ".conflist", ".json")

@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from netdoctor.checks.endpoints import backend_port
-from netdoctor.checks.registry import Context, Note, Skip, Yielded, check
+from netdoctor.checks._support.endpoints import backend_port
+from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.k8s import NetworkPolicy, Pod
 from netdoctor.model.snapshot import Snapshot

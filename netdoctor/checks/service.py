@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 
-from netdoctor.checks.common import (
+from netdoctor.checks._support.common import (
     daemonset_fits,
     daemonset_missing_evidence,
     last_log_match,
@@ -24,14 +24,14 @@ from netdoctor.checks.common import (
     waiting_evidence,
     warning_event_evidence,
 )
-from netdoctor.checks.detect import kube_proxy_replaced
-from netdoctor.checks.endpoints import (
+from netdoctor.checks._support.detect import kube_proxy_replaced
+from netdoctor.checks._support.endpoints import (
     SERVICE_NAME_LABEL,
     corefile,
     service_pods,
     service_slices,
 )
-from netdoctor.checks.registry import Context, NotApplicable, Note, Yielded, check
+from netdoctor.checks._support.registry import Context, NotApplicable, Note, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import DaemonSet, Node, Pod, Service
 from netdoctor.model.snapshot import Snapshot

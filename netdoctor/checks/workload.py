@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 
-from netdoctor.checks.common import pod_evidence, waiting_evidence, warning_event_evidence
-from netdoctor.checks.endpoints import Endpoint, probes_for, service_pods
-from netdoctor.checks.registry import Context, NotApplicable, Yielded, check
+from netdoctor.checks._support.common import pod_evidence, waiting_evidence, warning_event_evidence
+from netdoctor.checks._support.endpoints import Endpoint, probes_for, service_pods
+from netdoctor.checks._support.registry import Context, NotApplicable, Yielded, check
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.k8s import Pod
 from netdoctor.model.snapshot import Probe, Question

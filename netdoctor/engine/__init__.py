@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import netdoctor.checks  # noqa: F401  (registers every check)
 from netdoctor.catalog import load_catalog
-from netdoctor.checks.detect import CniInfo, kube_proxy_replaced
-from netdoctor.checks.endpoints import (
+from netdoctor.checks._support.detect import CniInfo, kube_proxy_replaced
+from netdoctor.checks._support.endpoints import (
     Endpoint,
     backend_port,
     nodeport_service,
@@ -27,7 +27,14 @@ from netdoctor.checks.endpoints import (
     service_pods,
     service_slices,
 )
-from netdoctor.checks.registry import CheckSpec, Context, NotApplicable, Note, Skip, load_checks
+from netdoctor.checks._support.registry import (
+    CheckSpec,
+    Context,
+    NotApplicable,
+    Note,
+    Skip,
+    load_checks,
+)
 from netdoctor.checks.service import kube_proxy_mode
 from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError

@@ -17,6 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
+from netdoctor.model.cni import (
+    CALICO_ADDRESS,
+    CALICO_VXLAN_ADDR,
+    FLANNEL_BACKEND_DATA,
+    FLANNEL_BACKEND_TYPE,
+    FLANNEL_KSM,
+    FLANNEL_PUBLIC_IP,
+)
 
 __all__ = ["CNI_CONFIG", "cni_config", "kube_objects", "version_json"]
 
@@ -183,15 +191,15 @@ def _node_annotations(plan: Plan, node: NodePlan) -> dict[str, str]:
             else "null"
         )
         ann |= {
-            "flannel.alpha.coreos.com/backend-data": data,
-            "flannel.alpha.coreos.com/backend-type": "vxlan" if plan.layout.overlay else "host-gw",
-            "flannel.alpha.coreos.com/kube-subnet-manager": "true",
-            "flannel.alpha.coreos.com/public-ip": node.public_ip,
+            FLANNEL_BACKEND_DATA: data,
+            FLANNEL_BACKEND_TYPE: "vxlan" if plan.layout.overlay else "host-gw",
+            FLANNEL_KSM: "true",
+            FLANNEL_PUBLIC_IP: node.public_ip,
         }
     else:
-        ann["projectcalico.org/IPv4Address"] = f"{node.public_ip}/24"
+        ann[CALICO_ADDRESS] = f"{node.public_ip}/24"
         if plan.layout.overlay:
-            ann["projectcalico.org/IPv4VXLANTunnelAddr"] = node.tunnel_ip
+            ann[CALICO_VXLAN_ADDR] = node.tunnel_ip
     return ann
 
 

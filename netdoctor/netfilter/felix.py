@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from netdoctor.model.cni import CALICO_ADDRESS
 from netdoctor.model.snapshot import Snapshot
 
 __all__ = ["felix_ipsets", "ipv4"]
@@ -33,18 +34,17 @@ def felix_ipsets(snap: Snapshot) -> IPSets:
     """``cali40all-hosts-net`` and ``cali40all-vxlan-net`` (every Calico host address),
     ``cali40all-ipam-pools`` and ``cali40masq-ipam-pools`` (the pools; natOutgoing ones).
     Empty when the cluster runs no Calico."""
-    annotation = "projectcalico.org/IPv4Address"
     nodes = snap.nodes or ()
     if not (
         snap.ippools
         or snap.calico_nodes
-        or any(annotation in n.metadata.annotations for n in nodes)
+        or any(CALICO_ADDRESS in n.metadata.annotations for n in nodes)
     ):
         return ()
     hosts: set[str] = set()
     for n in nodes:
         hosts.update(n.internal_ips)
-        ann = ipv4(n.metadata.annotations.get(annotation))
+        ann = ipv4(n.metadata.annotations.get(CALICO_ADDRESS))
         if ann is not None:
             hosts.add(str(ann))
     for c in snap.calico_nodes or ():

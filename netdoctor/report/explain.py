@@ -10,7 +10,7 @@ import textwrap
 import msgspec
 
 from netdoctor.catalog import SECTIONS, Entry, Lang, load_catalog
-from netdoctor.checks.registry import load_checks
+from netdoctor.checks._support.registry import load_checks
 from netdoctor.model.layout import path_for
 
 __all__ = ["render_checks", "render_explain"]

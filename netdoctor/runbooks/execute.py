@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netdoctor.checks.registry import load_checks
+from netdoctor.checks._support.registry import load_checks
 from netdoctor.engine import Diagnosis, RankedFinding, diagnose
 from netdoctor.model.findings import CheckOutcome, CheckStatus, Message, Severity
 from netdoctor.model.snapshot import Question, Snapshot

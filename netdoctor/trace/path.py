@@ -50,6 +50,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from netdoctor.model.cni import CALICO_ADDRESS, FLANNEL_PUBLIC_IP
 from netdoctor.model.findings import Evidence, Message
 from netdoctor.model.k8s import Node, Pod
 from netdoctor.model.layout import pod_path
@@ -1377,10 +1378,10 @@ class _Walk:
     def cni_address_mismatch(self, node: Node) -> str | None:
         ann = node.metadata.annotations
         internal = set(node.internal_ips)
-        calico = ann.get("projectcalico.org/IPv4Address")
+        calico = ann.get(CALICO_ADDRESS)
         if calico and ipv4(calico) is not None and str(ipv4(calico)) not in internal:
             return "calico-node-address-mismatch"
-        flannel = ann.get("flannel.alpha.coreos.com/public-ip")
+        flannel = ann.get(FLANNEL_PUBLIC_IP)
         if flannel and flannel not in internal:
             return "flannel-public-ip-mismatch"
         return None
@@ -1411,7 +1412,7 @@ class _Walk:
         flannel = [
             n
             for n in self.snap.nodes or ()
-            if n.metadata.annotations.get("flannel.alpha.coreos.com/public-ip") == pkt.dst
+            if n.metadata.annotations.get(FLANNEL_PUBLIC_IP) == pkt.dst
         ]
         return "flannel-public-ip-duplicate" if flannel else "calico-duplicate-node-address"
 

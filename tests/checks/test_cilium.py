@@ -12,9 +12,9 @@ import pytest
 from builders import daemonset, node, pod, snapshot
 
 from netdoctor.checks import REGISTRY
+from netdoctor.checks._support.detect import detect_cni
+from netdoctor.checks._support.registry import Context
 from netdoctor.checks.cilium import overlay_port
-from netdoctor.checks.detect import detect_cni
-from netdoctor.checks.registry import Context
 from netdoctor.model.findings import Finding
 from netdoctor.model.k8s import ConfigMap
 from netdoctor.model.snapshot import Snapshot

@@ -7,8 +7,8 @@ from pathlib import Path
 import msgspec
 from builders import facts, iface, node, pod, route, snapshot
 
+from netdoctor.checks._support.registry import Context, Note
 from netdoctor.checks.node import conntrack_counters
-from netdoctor.checks.registry import Context, Note
 from netdoctor.engine import diagnose
 from netdoctor.model.findings import Finding
 from netdoctor.parsers.iptables import parse_iptables_save

@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from netdoctor.checks import REGISTRY
-from netdoctor.checks.endpoints import Endpoint
+from netdoctor.checks._support.endpoints import Endpoint
+from netdoctor.checks._support.ovntrace import TraceFlow, ko_trace_command, ovn_trace_command
+from netdoctor.checks._support.registry import Context, NotApplicable, Skip
 from netdoctor.checks.kubeovn import matches_selector
-from netdoctor.checks.ovntrace import TraceFlow, ko_trace_command, ovn_trace_command
-from netdoctor.checks.registry import Context, NotApplicable, Skip
 from netdoctor.model.findings import Finding, Severity
 from netdoctor.model.k8s import LabelSelector
 from netdoctor.model.snapshot import Question, Snapshot

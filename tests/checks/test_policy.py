@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
 from netpol_world import policy, world
 
 from netdoctor.checks import REGISTRY
-from netdoctor.checks.endpoints import resolve_endpoint
+from netdoctor.checks._support.endpoints import resolve_endpoint
+from netdoctor.checks._support.registry import Context, Skip
 from netdoctor.checks.policy import flows_for
-from netdoctor.checks.registry import Context, Skip
 from netdoctor.engine import diagnose
 from netdoctor.model import k8s
 from netdoctor.model.findings import Finding

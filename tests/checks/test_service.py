@@ -8,8 +8,8 @@ import msgspec
 import pytest
 from builders import daemonset, node, pod, snapshot
 
-from netdoctor.checks.detect import kube_proxy_replaced
-from netdoctor.checks.endpoints import resolve_endpoint
+from netdoctor.checks._support.detect import kube_proxy_replaced
+from netdoctor.checks._support.endpoints import resolve_endpoint
 from netdoctor.engine import diagnose
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import CheckStatus

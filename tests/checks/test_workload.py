@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from builders import node, pod, snapshot
 
-from netdoctor.checks.endpoints import Endpoint
+from netdoctor.checks._support.endpoints import Endpoint
 from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.engine import SERVICE_WALK, diagnose, symptom_rank, walk_rank
 from netdoctor.model.snapshot import Probe, Question

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from netdoctor.checks import REGISTRY
-from netdoctor.checks.registry import CheckSpec
+from netdoctor.checks._support.registry import CheckSpec
 from netdoctor.runbooks.execute import execute
 from netdoctor.runbooks.loader import parse_runbook
 from netdoctor.sources.bundle import BundleSource
@@ -127,7 +127,9 @@ def test_a_check_that_crashes_makes_its_step_skipped_never_ok(monkeypatch):
 
     monkeypatch.setenv("NETDOCTOR_STRICT", "0")
     real = REGISTRY["node-ip-forward-disabled"]
-    spec = CheckSpec(id=real.id, code=real.code, fn=boom, needs=(), cni=(), family="node")
+    spec = CheckSpec(
+        id=real.id, code=real.code, fn=boom, needs=(), cni=(), family="node", module="node"
+    )
     monkeypatch.setitem(REGISTRY, real.id, spec)
     snap = BundleSource(str(EX / "healthy-calico")).load()
     steps = STEPS.replace(", no-such-check", "")

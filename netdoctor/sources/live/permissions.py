@@ -2,7 +2,7 @@
 
 sources layer. ``(API group, resource, verb, scope)`` with scope ``cluster`` (a ClusterRole) or
 ``namespace`` (a Role where the objects live). ``read-only`` is derived from the list paths the
-reader calls, so a kind added there without a grant fails ``tests/live/test_rbac.py``.
+reader calls, so a kind added there without a grant fails ``tests/sources/live/test_rbac.py``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from netdoctor.catalog import LANGS, SECTIONS, default_lang, load_catalog, place
 from netdoctor.checks import REGISTRY
 
 CAT = load_catalog()
-PKG = Path(__file__).resolve().parents[1] / "netdoctor"
-ROOT_CAUSES_DOC = Path(__file__).resolve().parents[2] / "shared" / "docs" / "root-causes.md"
+PKG = Path(__file__).resolve().parents[2] / "netdoctor"
+ROOT_CAUSES_DOC = Path(__file__).resolve().parents[3] / "shared" / "docs" / "root-causes.md"
 
 
 def test_every_registered_check_has_a_catalog_entry_with_its_code():

@@ -10,6 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from netdoctor.model.cni import (
+    CALICO_ADDRESS,
+    FLANNEL_PUBLIC_IP,
+    KUBEOVN_IP_ADDRESS,
+    KUBEOVN_PORT_NAME,
+)
 from netdoctor.model.k8s import Container, DaemonSet, Pod, PodContainer
 from netdoctor.model.snapshot import Snapshot
 
@@ -57,9 +63,9 @@ _CNI_FILE_HINTS = {
 }
 
 _ANNOTATION_HINTS = {
-    "calico": ("projectcalico.org/IPv4Address",),
-    "flannel": ("flannel.alpha.coreos.com/public-ip",),
-    "kube-ovn": ("ovn.kubernetes.io/ip_address", "ovn.kubernetes.io/port_name"),
+    "calico": (CALICO_ADDRESS,),
+    "flannel": (FLANNEL_PUBLIC_IP,),
+    "kube-ovn": (KUBEOVN_IP_ADDRESS, KUBEOVN_PORT_NAME),
     "cilium": ("network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host"),
 }
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netdoctor.catalog import load_catalog
-from netdoctor.checks.oddone import TOPICS, odd_one_out
+from netdoctor.checks._support.oddone import TOPICS, odd_one_out
 
 
 def test_one_node_with_another_mtu_is_named_with_the_majority_value() -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from netdoctor.checks.registry import Note
+from netdoctor.checks._support.registry import Note
 from netdoctor.model.findings import Evidence, Message
 from netdoctor.model.k8s import DaemonSet, Event, IPPool, Node, Pod
 from netdoctor.model.nodefacts import AddrInfo, Interface, Route

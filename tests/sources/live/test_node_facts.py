@@ -16,7 +16,7 @@ from test_collect import run, without_source
 from netdoctor.sources.live import LiveSource, connect, snapshot_of
 from netdoctor.sources.live.nodes import NODE_COMMANDS, NodeCollector
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def without_agents(api) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from netdoctor.sources.live.permissions import MODES
 
-RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
+RBAC = Path(__file__).resolve().parents[3] / "deploy" / "rbac.yaml"
 
 # mode -> the Roles / ClusterRoles that carry it
 ROLES = {

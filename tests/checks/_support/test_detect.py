@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builders import daemonset, facts, node, pod, snapshot
 
-from netdoctor.checks.detect import detect_cni
+from netdoctor.checks._support.detect import detect_cni
 from netdoctor.model.nodefacts import NetFacts
 
 

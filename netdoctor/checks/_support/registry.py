@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeAlias
 
-from netdoctor.checks.detect import CniInfo, detect_cni
-from netdoctor.checks.endpoints import Endpoint
+from netdoctor.checks._support.detect import CniInfo, detect_cni
+from netdoctor.checks._support.endpoints import Endpoint
 from netdoctor.model.findings import Finding, Message
 from netdoctor.model.snapshot import Question, Snapshot
 
 __all__ = [
-    "FAMILIES",
     "REGISTRY",
     "CheckSpec",
     "Context",
@@ -27,6 +26,7 @@ __all__ = [
     "Note",
     "Skip",
     "check",
+    "family_modules",
     "load_checks",
 ]
 
@@ -76,7 +76,8 @@ class CheckSpec:
     fn: CheckFn
     needs: tuple[str, ...]
     cni: tuple[str, ...]  # applies only when one of these CNIs is detected (or none is known)
-    family: str
+    family: str  # the family: the first part of ``module`` (calico, overlay, node, ...)
+    module: str  # where it is defined, below netdoctor/checks: "calico/address", "node"
     # Whether the check concerns this question at all, decided before its data needs (a
     # Service check has nothing to say about a pod-to-pod question, whatever file is missing).
     applies: Callable[[Context], bool] | None = None
@@ -103,37 +104,55 @@ def check(
             raise ValueError(f"check {id!r} registered twice")
         if any(s.code == code for s in REGISTRY.values()):
             raise ValueError(f"code {code!r} registered twice")
-        family = fn.__module__.rsplit(".", 1)[-1]
+        module = fn.__module__.removeprefix(_PACKAGE + ".").replace(".", "/")
         REGISTRY[id] = CheckSpec(
-            id=id, code=code, fn=fn, needs=needs, cni=cni, family=family, applies=applies
+            id=id,
+            code=code,
+            fn=fn,
+            needs=needs,
+            cni=cni,
+            family=module.split("/", 1)[0],
+            module=module,
+            applies=applies,
         )
         return fn
 
     return register
 
 
-# The check modules, one per root-cause family. Importing one registers its checks; the engine,
-# ``netdoctor checks`` and the runbooks call ``load_checks()`` first, so that importing a
-# helper (the trace's, the report's) never pays for every check module.
-FAMILIES = (
-    "calico",
-    "cilium",
-    "cni",
-    "firewall",
-    "flannel",
-    "kubeovn",
-    "node",
-    "overlay",
-    "policy",
-    "service",
-    "workload",
-)
+_PACKAGE = "netdoctor.checks"
+
+
+def family_modules() -> tuple[str, ...]:
+    """Every check module below ``netdoctor.checks``, as dotted names: a family is a module
+    (``node``) or a package of topic modules (``calico.address``). ``_support`` and any other
+    name starting with ``_`` holds no checks. Adding a check module needs no list edited."""
+    import pkgutil
+    from importlib import import_module
+
+    found: list[str] = []
+
+    def walk(package: str) -> None:
+        for info in pkgutil.iter_modules(import_module(package).__path__):
+            if info.name.startswith("_"):
+                continue
+            name = f"{package}.{info.name}"
+            if info.ispkg:
+                walk(name)
+            else:
+                found.append(name)
+
+    walk(_PACKAGE)
+    return tuple(sorted(found))
 
 
 def load_checks() -> dict[str, CheckSpec]:
-    """Every check, registered: imports each family's module once. Returns ``REGISTRY``."""
+    """Every check, registered: imports each check module once. Returns ``REGISTRY``.
+
+    The engine, ``netdoctor checks`` and the runbooks call it first, so that importing a
+    helper (the trace's, the report's) never pays for every check module."""
     from importlib import import_module
 
-    for name in FAMILIES:
-        import_module(f"netdoctor.checks.{name}")
+    for name in family_modules():
+        import_module(name)
     return REGISTRY

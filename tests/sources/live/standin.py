@@ -70,7 +70,7 @@ _KINDS = {
     "ciliumnodes.cilium.io": ("CiliumNodeList", "cilium.io/v2"),
 }
 
-_PROBES = Path(__file__).resolve().parent.parent / "fixtures" / "probes"
+_PROBES = Path(__file__).resolve().parents[2] / "fixtures" / "probes"
 
 _FILE_ALIASES = {
     "endpointslices": "endpointslices.discovery.k8s.io",
