@@ -13,7 +13,7 @@ from netdoctor.checks import REGISTRY
 from netdoctor.checks._support.endpoints import Endpoint
 from netdoctor.checks._support.ovntrace import TraceFlow, ko_trace_command, ovn_trace_command
 from netdoctor.checks._support.registry import Context, NotApplicable, Skip
-from netdoctor.checks.kubeovn import matches_selector
+from netdoctor.checks.kubeovn.ovn_trace import matches_selector
 from netdoctor.model.findings import Finding, Severity
 from netdoctor.model.k8s import LabelSelector
 from netdoctor.model.snapshot import Question, Snapshot
