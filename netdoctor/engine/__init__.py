@@ -27,6 +27,7 @@ from netdoctor.checks._support.endpoints import (
     service_pods,
     service_slices,
 )
+from netdoctor.checks._support.kubeproxy import kube_proxy_mode
 from netdoctor.checks._support.registry import (
     CheckSpec,
     Context,
@@ -35,7 +36,6 @@ from netdoctor.checks._support.registry import (
     Skip,
     load_checks,
 )
-from netdoctor.checks.service import kube_proxy_mode
 from netdoctor.checks.workload import Symptom, classify_symptom
 from netdoctor.errors import UsageError
 from netdoctor.model.findings import (

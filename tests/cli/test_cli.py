@@ -326,8 +326,8 @@ def test_the_trace_and_the_engine_import_no_check_family_until_checks_run():
         "from netdoctor.checks._support.registry import family_modules\n"
         "modules = family_modules()\n"
         "loaded = [m for m in modules if m in sys.modules]\n"
-        # the engine uses the Service walk's and the symptom's helpers, nothing else
-        "assert set(loaded) <= {'netdoctor.checks.service', 'netdoctor.checks.workload'}, loaded\n"
+        # the engine uses the symptom's helpers, nothing else (kube_proxy_mode is in _support)
+        "assert set(loaded) <= {'netdoctor.checks.workload'}, loaded\n"
         "from netdoctor.checks import REGISTRY\n"
         "assert len(modules) >= 11 and all(m in sys.modules for m in modules)\n"
         "assert 'node-ip-forward-disabled' in REGISTRY\n"
