@@ -1,16 +1,33 @@
-"""Scenario corpus: each ``NN_what_is_broken/case.yaml`` is a shipped example plus the changes a
+r"""Scenario corpus: each ``NN_what_is_broken/case.yaml`` is a shipped example plus the changes a
 real fault makes, and the exact diagnosis netdoctor must give for it.
 
-A case names a ``base`` bundle under ``examples/``, overlay ``files`` (copies of base files with
-only what the fault changes), files to ``remove``, RFC 7386 merge ``patch``es on single items of
-``kubectl get -o json`` Lists, an optional ``question`` (written into ``bundle.yaml``), and the
-``expect`` block. The bundle is built in ``tmp_path`` and diagnosed in-process, in English and
-Chinese. Unknown keys anywhere in a case are an error, so a typo cannot make a case pass.
+A case names a ``base`` bundle under ``examples/``, overlay ``files``, files to ``remove``, RFC 7386
+merge ``patch``es on single items of ``kubectl get -o json`` Lists, an optional ``question``
+(written into ``bundle.yaml``), and the ``expect`` block. The bundle is built in ``tmp_path`` and
+diagnosed in-process, in English and Chinese. Unknown keys anywhere in a case are an error, so a
+typo cannot make a case pass.
+
+``files`` lists bundle paths (``nodes/l20-gpu-05/sysctl.txt``); the case folder holds each one in
+one of two forms, so a reviewer sees the fault in the case folder:
+
+- ``nodes/l20-gpu-05/sysctl.txt.diff``: a unified diff (``--- a/<path>``, ``+++ b/<path>``, then
+  ``@@`` hunks with 3 lines of context, ``\ No newline at end of file`` where needed) against the
+  base file, the form for a change to part of a text or JSON file. It is applied strictly, with no
+  offset or fuzz: every context and ``-`` line must match the base at the line the hunk names, or
+  the case fails naming the case, the file and the first line that differs. A diff against a file
+  the base does not have is an error too;
+- ``nodes/l20-gpu-05/sysctl.txt``: the whole file, for a file the base does not have or a change
+  to most of it.
+
+A file in the case folder that ``files`` does not list (``X.diff`` counts as ``X``) is an error, and
+so is a path present in both forms. Order of application: base, ``files``, ``remove``, ``patch``,
+``question``.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 import shutil
@@ -30,6 +47,7 @@ from netdoctor.sources.bundle import BundleSource
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[1] / "examples"
 CASE_FILE = "case.yaml"
+DIFF_SUFFIX = ".diff"
 
 _CASE_KEYS = {"description", "base", "files", "remove", "patch", "question", "expect", "xfail"}
 _PATCH_KEYS = {"file", "item", "merge"}
@@ -143,9 +161,15 @@ def load_case(folder: Path) -> Case:
     if xfail is not None and not (isinstance(xfail, str) and xfail.strip()):
         raise CaseError(f"{path}: xfail must be a non-empty reason")
     files = _str_list(f"{path}: files", data.get("files"))
-    overlays = sorted(
+    on_disk = [
         str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != CASE_FILE
-    )
+    ]
+    overlays = sorted(rel.removesuffix(DIFF_SUFFIX) for rel in on_disk)
+    both = sorted(rel for rel in on_disk if rel + DIFF_SUFFIX in on_disk)
+    if both:
+        raise CaseError(
+            f"{path}: {both[0]!r} is in {folder.name}/ both whole and as {both[0] + DIFF_SUFFIX!r}"
+        )
     unlisted = sorted(set(overlays) - set(files))
     if unlisted:
         raise CaseError(f"{path}: overlay file {unlisted[0]!r} is not listed under files")
@@ -199,14 +223,97 @@ def _write_json(path: Path, doc: Any) -> None:
     path.write_text(json.dumps(doc, indent=4) + "\n", encoding="utf-8")
 
 
+_HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(?: .*)?\n?")
+_NO_EOL = "\\ No newline at end of file"
+
+
+def _lines(text: str) -> list[str]:
+    r"""Lines with their ``\n`` kept, split on ``\n`` alone so ``\r`` and the like stay bytes."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def apply_diff(old: str, diff: str, rel: str, where: str) -> str:
+    """``old`` with the unified ``diff`` of bundle path ``rel`` applied, strictly: every hunk at the
+    line it names, every context and ``-`` line equal to the base, else CaseError naming ``where``
+    (the case), ``rel`` and the first line that differs."""
+    name = f"{rel}{DIFF_SUFFIX}"
+    lines = _lines(diff)
+    if lines[:2] != [f"--- a/{rel}\n", f"+++ b/{rel}\n"]:
+        raise CaseError(f"{where}: {name} must start with '--- a/{rel}' and '+++ b/{rel}'")
+    base = _lines(old)
+    out: list[str] = []
+    done = 0  # lines of ``base`` consumed so far
+    i = 2
+    if i == len(lines):
+        raise CaseError(f"{where}: {name} has no hunks")
+    while i < len(lines):
+        m = _HUNK.fullmatch(lines[i])
+        if m is None:
+            raise CaseError(f"{where}: {name} line {i + 1}: expected an @@ hunk header")
+        old_len = 1 if m[2] is None else int(m[2])
+        new_len = 1 if m[4] is None else int(m[4])
+        # An empty side names the line before it, so a hunk at the top says 0.
+        start = int(m[1]) - (1 if old_len else 0)
+        if start < done:
+            raise CaseError(f"{where}: {name} line {i + 1}: hunk overlaps or precedes the last one")
+        out.extend(base[done:start])
+        done = start
+        i += 1
+        want_old: list[str] = []
+        got_new: list[str] = []
+        while len(want_old) < old_len or len(got_new) < new_len:
+            if i == len(lines):
+                raise CaseError(f"{where}: {name} ends inside the hunk before line {i + 1}")
+            line = lines[i]
+            tag, body = line[:1], line[1:]
+            if tag not in (" ", "-", "+"):
+                raise CaseError(
+                    f"{where}: {name} line {i + 1}: {line!r} is not a ' ', '-' or '+' line"
+                )
+            if not body.endswith("\n"):
+                raise CaseError(f"{where}: {name} line {i + 1}: the diff itself lacks a newline")
+            if i + 1 < len(lines) and lines[i + 1].rstrip("\n") == _NO_EOL:
+                body = body[:-1]
+                i += 1
+            if tag in (" ", "-"):
+                want_old.append(body)
+            if tag in (" ", "+"):
+                got_new.append(body)
+            i += 1
+        if len(want_old) != old_len or len(got_new) != new_len:
+            raise CaseError(f"{where}: {name}: a hunk's lines do not add up to its @@ header")
+        for k, want in enumerate(want_old):
+            have = base[start + k] if start + k < len(base) else None
+            if have != want:
+                shown = "past the end of the file" if have is None else f"is {have!r}"
+                raise CaseError(
+                    f"{where}: {name} does not apply: base line {start + k + 1} {shown},"
+                    f" the diff expects {want!r}"
+                )
+        out.extend(got_new)
+        done = start + old_len
+    out.extend(base[done:])
+    return "".join(out)
+
+
 def build_bundle(case: Case, dest: Path) -> Path:
     """The case's bundle under ``dest``: base copied, then files, removals and patches applied."""
     where = case.folder / CASE_FILE
     shutil.copytree(EXAMPLES / case.base, dest)
     for rel in case.files:
         target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(case.folder / rel, target)
+        whole = case.folder / rel
+        if whole.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(whole, target)
+            continue
+        if not target.is_file():
+            raise CaseError(
+                f"{where}: {rel}{DIFF_SUFFIX} patches {rel!r}, which is not in examples/{case.base}"
+            )
+        diff = (case.folder / f"{rel}{DIFF_SUFFIX}").read_bytes().decode("utf-8")
+        new = apply_diff(target.read_bytes().decode("utf-8"), diff, rel, str(where))
+        target.write_bytes(new.encode("utf-8"))
     for rel in case.remove:
         target = dest / rel
         if not target.is_file():
@@ -381,3 +488,118 @@ def test_merge_patch_follows_rfc_7386() -> None:
     patch = {"a": "z", "c": {"f": None}, "l": [3]}
     assert merge_patch(target, patch) == {"a": "z", "c": {"d": "e"}, "l": [3]}
     assert target == {"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]}
+
+
+def _diff_case(tmp_path: Path, diff: str) -> Case:
+    folder = _write_case(
+        tmp_path / "99_diff",
+        "description: a diff overlay must apply to the base exactly or fail loudly\n"
+        "base: healthy-calico\n"
+        "files: [nodes/l20-gpu-05/sysctl.txt]\n"
+        "expect:\n  verdict: healthy\n  exit: 0\n",
+    )
+    (folder / "nodes" / "l20-gpu-05").mkdir(parents=True)
+    (folder / "nodes" / "l20-gpu-05" / "sysctl.txt.diff").write_text(diff, encoding="utf-8")
+    return load_case(folder)
+
+
+_FORWARD_OFF = (
+    "--- a/nodes/l20-gpu-05/sysctl.txt\n"
+    "+++ b/nodes/l20-gpu-05/sysctl.txt\n"
+    "@@ -219,3 +219,3 @@\n"
+    " net.ipv4.conf.all.drop_unicast_in_l2_multicast = 0\n"
+    "{old}"
+    "-net.ipv4.conf.all.forwarding = 1\n"
+    "+net.ipv4.conf.all.forwarding = 0\n"
+)
+
+
+def test_a_diff_overlay_changes_only_its_lines_of_the_base_file(tmp_path: Path) -> None:
+    case = _diff_case(
+        tmp_path, _FORWARD_OFF.format(old=" net.ipv4.conf.all.force_igmp_version = 0\n")
+    )
+    assert case.files == ("nodes/l20-gpu-05/sysctl.txt",)
+    built = (build_bundle(case, tmp_path / "bundle") / case.files[0]).read_text(encoding="utf-8")
+    base = (EXAMPLES / "healthy-calico" / case.files[0]).read_text(encoding="utf-8")
+    assert built == base.replace(
+        "net.ipv4.conf.all.forwarding = 1\n", "net.ipv4.conf.all.forwarding = 0\n"
+    )
+
+
+def test_a_diff_whose_context_differs_from_the_base_names_case_file_and_line(
+    tmp_path: Path,
+) -> None:
+    case = _diff_case(
+        tmp_path, _FORWARD_OFF.format(old=" net.ipv4.conf.all.force_igmp_version = 2\n")
+    )
+    with pytest.raises(CaseError) as err:
+        build_bundle(case, tmp_path / "bundle")
+    assert str(err.value) == (
+        f"{case.folder / CASE_FILE}: nodes/l20-gpu-05/sysctl.txt.diff does not apply:"
+        " base line 220 is 'net.ipv4.conf.all.force_igmp_version = 0\\n',"
+        " the diff expects 'net.ipv4.conf.all.force_igmp_version = 2\\n'"
+    )
+
+
+def test_a_diff_against_a_file_the_base_lacks_is_rejected(tmp_path: Path) -> None:
+    folder = _write_case(
+        tmp_path / "99_nobase",
+        "description: a diff needs a base file to apply to, else the case is wrong\n"
+        "base: healthy-calico\n"
+        "files: [nodes/l20-gpu-05/nope.txt]\n"
+        "expect:\n  verdict: healthy\n  exit: 0\n",
+    )
+    (folder / "nodes" / "l20-gpu-05").mkdir(parents=True)
+    (folder / "nodes" / "l20-gpu-05" / "nope.txt.diff").write_text(
+        "--- a/nodes/l20-gpu-05/nope.txt\n+++ b/nodes/l20-gpu-05/nope.txt\n@@ -1 +1 @@\n-a\n+b\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        CaseError,
+        match=r"99_nobase/case\.yaml: nodes/l20-gpu-05/nope\.txt\.diff patches"
+        r" 'nodes/l20-gpu-05/nope\.txt', which is not in examples/healthy-calico",
+    ):
+        build_bundle(load_case(folder), tmp_path / "bundle")
+
+
+def test_an_overlay_both_whole_and_as_a_diff_is_rejected(tmp_path: Path) -> None:
+    folder = _write_case(
+        tmp_path / "99_both",
+        "description: one overlay in two forms is ambiguous, so the case is rejected\n"
+        "base: healthy-calico\n"
+        "files: [nodes/l20-gpu-05/sysctl.txt]\n"
+        "expect:\n  verdict: healthy\n  exit: 0\n",
+    )
+    (folder / "nodes" / "l20-gpu-05").mkdir(parents=True)
+    (folder / "nodes" / "l20-gpu-05" / "sysctl.txt").write_text("x = 1\n")
+    (folder / "nodes" / "l20-gpu-05" / "sysctl.txt.diff").write_text("x\n")
+    with pytest.raises(CaseError, match=r"both whole and as 'nodes/l20-gpu-05/sysctl\.txt\.diff'"):
+        load_case(folder)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("a\nb\nc\n", "a\nB\nc\n"),
+        ("a\nb\nc", "a\nb\nC"),  # no newline at the end, before and after
+        ("a\nb\nc", "a\nb\nc\n"),
+        ("a\nb\nc\n", "x\na\nb\nc\n"),  # insertion at the top: @@ -0,0
+        ("a\nb\r\nc\n", "a\nb\r\nd\n"),  # \r is content, not a line end
+        ("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "0\n2\n3\n4\n5\n6\n7\n8\n9\n"),
+    ],
+)
+def test_apply_diff_reproduces_the_new_file_exactly(old: str, new: str) -> None:
+    # difflib writes the diffs here, so the applier is checked against an independent writer.
+    diff = ""
+    for line in difflib.unified_diff(_lines(old), _lines(new), "a/f.txt", "b/f.txt", n=1):
+        diff += line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
+    assert apply_diff(old, diff, "f.txt", "case") == new
+
+
+def test_every_diff_overlay_is_smaller_than_the_file_it_stands_for() -> None:
+    # A diff as long as its result is a whole file in disguise: keep those whole.
+    for diff in sorted(HERE.glob(f"*/**/*{DIFF_SUFFIX}")):
+        case = load_case(next(p for p in diff.parents if (p / CASE_FILE).is_file()))
+        rel = str(diff.relative_to(case.folder)).removesuffix(DIFF_SUFFIX)
+        base = (EXAMPLES / case.base / rel).read_text(encoding="utf-8")
+        assert len(_lines(diff.read_text(encoding="utf-8"))) < len(_lines(base)) / 2, diff
