@@ -157,11 +157,7 @@ def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Ch
         for name in names:
             entry = catalog.entry(name)
             if entry is None or entry.id not in registry:
-                raise UsageError(
-                    f"{flag} {name!r}: no such check (see 'netdoctor checks')",
-                    key="error.no_check",
-                    params={"flag": flag, "name": name},
-                )
+                raise UsageError(key="error.no_check", params={"flag": flag, "name": name})
             out.add(entry.id)
         return out
 

@@ -1,6 +1,7 @@
 """The lab's errors: one line for the user, exit status 2, like every netdoctor error.
 
-lab: a source that builds real networks and writes bundles.
+lab: a source that builds real networks and writes bundles. The classes live in the one
+error tree, :mod:`netdoctor.errors`; this module names them for the lab's importers.
 
     NetdoctorError
     ├── UsageError
@@ -10,14 +11,6 @@ lab: a source that builds real networks and writes bundles.
 
 from __future__ import annotations
 
-from netdoctor.errors import NetdoctorError, UsageError
+from netdoctor.errors import LabError, LabUsageError
 
 __all__ = ["LabError", "LabUsageError"]
-
-
-class LabUsageError(UsageError):
-    """The request cannot be built: not root, a fault the layout has no use for, a bad name."""
-
-
-class LabError(NetdoctorError):
-    """A command failed while building, probing, collecting or removing a lab."""

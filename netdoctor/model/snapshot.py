@@ -87,17 +87,9 @@ def parse_port(text: str | int | None) -> tuple[int | None, str]:
         port_s, _, proto = text.strip().partition("/")
         proto = (proto or "tcp").upper()
     if proto not in ("TCP", "UDP", "SCTP"):
-        raise UsageError(
-            f"--port {text!r}: protocol must be tcp, udp or sctp",
-            key="error.port",
-            params={"value": str(text)},
-        )
+        raise UsageError(key="error.port", params={"value": str(text)})
     if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise UsageError(
-            f"--port {text!r}: expected a port number 1-65535, e.g. 22/tcp",
-            key="error.port",
-            params={"value": str(text)},
-        )
+        raise UsageError(key="error.port", params={"value": str(text)})
     return int(port_s), proto
 
 

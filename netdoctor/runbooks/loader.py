@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from netdoctor.errors import InputError
+from netdoctor.errors import InputError, RunbookFileError
 from netdoctor.runbooks.model import Branch, Runbook, Step, Trigger
 
 __all__ = [
@@ -40,17 +40,12 @@ class Problem:
     params: tuple[tuple[str, str], ...] = ()
 
 
-class RunbookFileError(InputError):
-    """A runbook file that cannot be read; said in the user's language (runbooks.problem.*)."""
-
-    def __init__(self, path: str, problem: str, key: str, params: dict[str, str]) -> None:
-        super().__init__(f"{path}: {problem}", key=key, params={"path": path, **params})
-        self.path = path
-        self.problem = problem
-
-
 class _Bad(Exception):
-    """One problem: a catalog key (runbooks.problem.*), its params, and the English line."""
+    """One problem: a catalog key (runbooks.problem.*), its params, and the English detail.
+
+    The error's words come from the catalog; the English detail is what ``runbooks lint -o
+    json`` has always reported as the issue's ``problem`` parameter.
+    """
 
     def __init__(self, key: str, text: str, **params: str) -> None:
         super().__init__(text)
@@ -206,7 +201,7 @@ def parse_runbook(text: str, path: str) -> Runbook:
             path=path,
         )
     except _Bad as e:
-        raise RunbookFileError(path, str(e), e.key, e.params) from None
+        raise RunbookFileError(path, key=e.key, params=e.params, problem=str(e)) from None
 
 
 def _files(folder: Path | None) -> Iterable[tuple[str, str]]:
@@ -217,17 +212,12 @@ def _files(folder: Path | None) -> Iterable[tuple[str, str]]:
                 yield f"netdoctor/runbooks/library/{item.name}", item.read_text(encoding="utf-8")
         return
     if not folder.is_dir():
-        raise InputError(
-            f"{folder}: not a folder of runbooks",
-            key="runbooks.error.no_dir",
-            params={"path": str(folder)},
-        )
+        raise InputError(key="runbooks.error.no_dir", params={"path": str(folder)})
     for p in sorted(folder.glob("*.md")):
         try:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(
-                f"{p}: cannot be read ({type(e).__name__})",
                 key="runbooks.error.unreadable",
                 params={"path": str(p), "error": type(e).__name__},
             ) from None
@@ -253,22 +243,13 @@ def load_runbooks(folder: Path | None = None) -> list[Runbook]:
     books, problems = load_dir(folder)
     if problems:
         p = problems[0]
-        raise RunbookFileError(p.path, p.problem, p.key, dict(p.params))
+        raise RunbookFileError(p.path, key=p.key, params=dict(p.params), problem=p.problem)
     ids: set[str] = set()
     for b in books:
         if b.id in ids:
-            raise RunbookFileError(
-                b.path,
-                f"runbook id {b.id!r} is used twice",
-                "runbooks.problem.id_twice",
-                {"id": b.id},
-            )
+            raise RunbookFileError(b.path, key="runbooks.problem.id_twice", params={"id": b.id})
         ids.add(b.id)
     if not books:
         where = str(folder) if folder is not None else "netdoctor/runbooks/library"
-        raise InputError(
-            f"{where}: no runbooks (*.md) found",
-            key="runbooks.error.empty",
-            params={"path": where},
-        )
+        raise InputError(key="runbooks.error.empty", params={"path": where})
     return books

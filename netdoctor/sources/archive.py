@@ -162,7 +162,10 @@ def _unpack(
                 for member in tf:
                     members += 1
                     if members > _MAX_MEMBERS:
-                        raise BundleError(f"{label}: more than {_MAX_MEMBERS:,} members")
+                        raise BundleError(
+                            key="error.archive.too_many",
+                            params={"path": label, "count": f"{_MAX_MEMBERS:,}"},
+                        )
                     parts = _member_parts(member, label)
                     if not parts:
                         continue  # the archive's own "./" entry
@@ -175,9 +178,11 @@ def _unpack(
                     )
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BundleError(f"{label}: not a readable .tar.gz/.tgz/.tar archive ({reason})") from None
+        raise BundleError(
+            key="error.archive.unreadable", params={"path": label, "reason": reason}
+        ) from None
     if members == 0:
-        raise BundleError(f"{label}: the archive is empty")
+        raise BundleError(key="error.archive.empty", params={"path": label})
 
 
 def _member_parts(member: tarfile.TarInfo, label: str) -> list[str]:
@@ -185,22 +190,22 @@ def _member_parts(member: tarfile.TarInfo, label: str) -> list[str]:
     name = member.name
     shown = quote_name(name)
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise BundleError(f"{label}: member {shown} has an absolute path")
+        raise BundleError(key="error.archive.absolute", params={"path": label, "member": shown})
     if any(p == ".." for p in re.split(r"[/\\]", name)):
-        raise BundleError(f"{label}: member {shown} escapes the bundle")
+        raise BundleError(key="error.archive.escapes", params={"path": label, "member": shown})
     if member.issym():
-        raise BundleError(f"{label}: member {shown} is a symbolic link (links are refused)")
+        raise BundleError(key="error.archive.symlink", params={"path": label, "member": shown})
     if member.islnk():
-        raise BundleError(f"{label}: member {shown} is a hard link (links are refused)")
+        raise BundleError(key="error.archive.hardlink", params={"path": label, "member": shown})
     if member.ischr() or member.isblk():
-        raise BundleError(f"{label}: member {shown} is a device file")
+        raise BundleError(key="error.archive.device", params={"path": label, "member": shown})
     if member.isfifo():
-        raise BundleError(f"{label}: member {shown} is a FIFO")
+        raise BundleError(key="error.archive.fifo", params={"path": label, "member": shown})
     if not (member.isreg() or member.isdir()):
-        raise BundleError(f"{label}: member {shown} is not a regular file or folder")
+        raise BundleError(key="error.archive.not_regular", params={"path": label, "member": shown})
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if len(parts) > _MAX_DEPTH + 2:
-        raise BundleError(f"{label}: member {shown} is nested too deeply")
+        raise BundleError(key="error.archive.too_deep", params={"path": label, "member": shown})
     return parts
 
 
@@ -218,17 +223,24 @@ def _copy_member(
     shown = quote_name(member.name)
     if max_file is not None and member.size > max_file:
         raise BundleError(
-            f"{label}: member {shown} is {describe_size(member.size)}, over the "
-            f"{describe_size(max_file)} limit for one file"
+            key="error.archive.file_too_big",
+            params={
+                "path": label,
+                "member": shown,
+                "size": describe_size(member.size),
+                "limit": describe_size(max_file),
+            },
         )
     if total + member.size > max_total:
         raise BundleError(
-            f"{label}: unpacks to more than {describe_size(max_total)} at member {shown} "
-            f"(the limit; raise it if the bundle is genuine)"
+            key="error.archive.too_big_at",
+            params={"path": label, "member": shown, "limit": describe_size(max_total)},
         )
     src = tf.extractfile(member)
     if src is None:  # pragma: no cover - only for non-regular members, refused above
-        raise BundleError(f"{label}: member {shown} cannot be read")
+        raise BundleError(
+            key="error.archive.unreadable_member", params={"path": label, "member": shown}
+        )
     start = counter.count
     written = 0
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -239,13 +251,13 @@ def _copy_member(
             total += len(chunk)
             if written > ratio * (counter.count - start) + _SLACK:
                 raise BundleError(
-                    f"{label}: member {shown} expands more than {ratio} times its compressed "
-                    f"size (a compression bomb?); refused"
+                    key="error.archive.bomb",
+                    params={"path": label, "member": shown, "ratio": str(ratio)},
                 )
             if total > max_total:
                 raise BundleError(
-                    f"{label}: unpacks to more than {describe_size(max_total)} (the limit; "
-                    f"raise it if the bundle is genuine)"
+                    key="error.archive.too_big",
+                    params={"path": label, "limit": describe_size(max_total)},
                 )
             out.write(chunk)
     return total
@@ -355,14 +367,16 @@ class BundleTree:
             with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
                 if not stat.S_ISREG(st.st_mode):
-                    raise BundleError(f"{rel}: not a regular file")
+                    raise BundleError(key="error.bundle.not_regular", params={"file": rel})
                 self._limit(rel, st.st_size)
                 # Never more than fstat said (+1 to notice growth): read(n) allocates n bytes.
                 data = f.read(st.st_size + 1)
         except OSError as e:
-            raise BundleError(f"{rel}: cannot read ({e.strerror or e})") from None
+            raise BundleError(
+                key="error.bundle.unreadable", params={"file": rel, "error": str(e.strerror or e)}
+            ) from None
         if len(data) > st.st_size:
-            raise BundleError(f"{rel}: the file grew while it was being read")
+            raise BundleError(key="error.bundle.grew", params={"file": rel})
         self.bytes_read += len(data)
         return data
 
@@ -370,20 +384,23 @@ class BundleTree:
         """A BundleError when reading ``size`` bytes for ``rel`` would pass a limit."""
         if self.max_file_bytes is not None and size > self.max_file_bytes:
             raise BundleError(
-                f"{rel}: {describe_size(size)}, over the {describe_size(self.max_file_bytes)} "
-                f"limit for one file"
+                key="error.bundle.file_too_big",
+                params={
+                    "file": rel,
+                    "size": describe_size(size),
+                    "limit": describe_size(self.max_file_bytes),
+                },
             )
         room = self.max_total_bytes - self.bytes_read
         if size > room:
             raise BundleError(
-                f"{rel}: reading it would take the bundle over "
-                f"{describe_size(self.max_total_bytes)} (the limit; raise it if the bundle "
-                f"is genuine)"
+                key="error.bundle.too_big",
+                params={"file": rel, "limit": describe_size(self.max_total_bytes)},
             )
 
 
 def _parts(rel: str) -> list[str]:
     parts = [p for p in rel.split("/") if p]
     if any(p in (".", "..") for p in parts) or rel.startswith("/"):
-        raise BundleError(f"{quote_name(rel)}: path escapes the bundle")
+        raise BundleError(key="error.bundle.escapes", params={"file": quote_name(rel)})
     return parts

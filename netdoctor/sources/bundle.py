@@ -189,33 +189,29 @@ class BundleSource:
             st = os.stat(self.path)
         except FileNotFoundError:
             raise BundleError(
-                f"{self.label}: no such file or folder",
                 key="error.no_bundle",
                 params={"path": self.label},
             ) from None
         except OSError as e:
-            raise BundleError(f"{self.label}: cannot open ({e.strerror or e})") from None
+            raise BundleError(
+                key="error.bundle.cannot_open",
+                params={"path": self.label, "error": str(e.strerror or e)},
+            ) from None
         if stat.S_ISDIR(st.st_mode):
             return self._read_folder(self.path)
         if not stat.S_ISREG(st.st_mode):
-            raise BundleError(
-                f"{self.label}: not a folder or a regular file",
-                key="error.not_bundle",
-                params={"path": self.label},
-            )
+            raise BundleError(key="error.not_bundle", params={"path": self.label})
         try:
             kind = archive_kind(self.path)
         except OSError as e:
-            raise BundleError(f"{self.label}: cannot open ({e.strerror or e})") from None
+            raise BundleError(
+                key="error.bundle.cannot_open",
+                params={"path": self.label, "error": str(e.strerror or e)},
+            ) from None
         if kind is None:
-            raise BundleError(
-                f"{self.label}: not a bundle folder or a .tar.gz/.tgz/.tar archive "
-                f"(unrecognised content)"
-            )
+            raise BundleError(key="error.bundle.unrecognised", params={"path": self.label})
         if kind == "zip":
-            raise BundleError(
-                f"{self.label}: a zip archive; netdoctor reads a folder or a .tar.gz/.tgz/.tar"
-            )
+            raise BundleError(key="error.bundle.zip", params={"path": self.label})
         with unpacked(
             self.path,
             self.label,
@@ -234,7 +230,10 @@ class BundleSource:
                 root, max_total_bytes=self.max_total_bytes, max_file_bytes=self.max_file_bytes
             )
         except OSError as e:
-            raise BundleError(f"{self.label}: cannot list ({e.strerror or e})") from None
+            raise BundleError(
+                key="error.bundle.cannot_list",
+                params={"path": self.label, "error": str(e.strerror or e)},
+            ) from None
         if is_cluster_info(tree):
             return read_cluster_info(tree, self.label)
         return read_bundle(tree, self.label)

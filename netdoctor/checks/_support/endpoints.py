@@ -215,7 +215,7 @@ def resolve_endpoint(
     """Resolve a ``--from``/``--to`` value. ``namespace`` is the asking pod's, for a bare name."""
     raw = text.strip()
     if not raw:
-        raise UsageError(f"{flag}: empty value", key="error.empty", params={"flag": flag})
+        raise UsageError(key="error.empty", params={"flag": flag})
     kind, _, rest = raw.partition("/")
     if kind in ("node", "nodes", "no") and rest:
         return _node(snap, raw, rest, flag)
@@ -232,21 +232,14 @@ def resolve_endpoint(
     if raw.count("/") == 1:
         return _pod(snap, raw, raw, flag)
     if "/" in raw or " " in raw:
-        raise UsageError(
-            f"{flag} {raw!r}: expected NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name",
-            key="error.endpoint",
-            params={"flag": flag, "value": raw},
-        )
+        raise UsageError(key="error.endpoint", params={"flag": flag, "value": raw})
     return _dns(snap, raw, flag, namespace or "default")
 
 
-def _no_such(
-    snap: Snapshot, flag: str, raw: str, kind: str, dataset: str, *, noun: str
-) -> UsageError:
+def _no_such(snap: Snapshot, flag: str, raw: str, kind: str, dataset: str) -> UsageError:
     """The error for an endpoint naming a ``kind`` object the snapshot's ``dataset`` lacks."""
     file = snap.source(dataset)
     return UsageError(
-        f"{flag} {raw!r}: no such {noun} in {file}",
         key="error.no_such",
         params={"flag": flag, "value": raw, "kind": kind, "file": file},
     )
@@ -257,7 +250,7 @@ def _pod(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
         return Endpoint(raw=raw, kind="unresolved")
     pod = snap.pod_by_ref.get(ref)
     if pod is None:
-        raise _no_such(snap, flag, raw, "Pod", "k8s.pods", noun="pod")
+        raise _no_such(snap, flag, raw, "Pod", "k8s.pods")
     node = snap.node_by_name.get(pod.spec.node_name)
     return Endpoint(raw=raw, kind="pod", pod=pod, node=node, ip=pod.ips[0] if pod.ips else None)
 
@@ -267,7 +260,7 @@ def _node(snap: Snapshot, raw: str, name: str, flag: str) -> Endpoint:
         return Endpoint(raw=raw, kind="unresolved")
     node = snap.node_by_name.get(name)
     if node is None:
-        raise _no_such(snap, flag, raw, "Node", "k8s.nodes", noun="node")
+        raise _no_such(snap, flag, raw, "Node", "k8s.nodes")
     ips = node.internal_ips
     return Endpoint(raw=raw, kind="node", node=node, ip=ips[0] if ips else None)
 
@@ -276,14 +269,10 @@ def _service(snap: Snapshot, raw: str, ref: str, flag: str) -> Endpoint:
     if snap.services is None:
         return Endpoint(raw=raw, kind="unresolved")
     if ref.count("/") != 1:
-        raise UsageError(
-            f"{flag} {raw!r}: expected svc/NAMESPACE/NAME",
-            key="error.endpoint",
-            params={"flag": flag, "value": raw},
-        )
+        raise UsageError(key="error.endpoint", params={"flag": flag, "value": raw})
     svc = snap.service_by_ref.get(ref)
     if svc is None:
-        raise _no_such(snap, flag, raw, "Service", "k8s.services", noun="Service")
+        raise _no_such(snap, flag, raw, "Service", "k8s.services")
     return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc))
 
 
@@ -311,11 +300,7 @@ def _dns(snap: Snapshot, raw: str, flag: str, namespace: str) -> Endpoint:
     name = raw.lower().rstrip(".")
     labels = name.split(".")
     if not all(_DNS_LABEL.match(label) for label in labels):
-        raise UsageError(
-            f"{flag} {raw!r}: expected NS/POD, svc/NS/NAME, node/NAME, an IP or a DNS name",
-            key="error.endpoint",
-            params={"flag": flag, "value": raw},
-        )
+        raise UsageError(key="error.endpoint", params={"flag": flag, "value": raw})
     domain = cluster_domain(snap).split(".")
     ref: str | None = None
     full = False  # the name spells out <svc>.<ns>.svc.<domain>: it must exist
@@ -330,7 +315,7 @@ def _dns(snap: Snapshot, raw: str, flag: str, namespace: str) -> Endpoint:
     svc = snap.service_by_ref.get(ref)
     if svc is None:
         if full:
-            raise _no_such(snap, flag, raw, "Service", "k8s.services", noun="Service")
+            raise _no_such(snap, flag, raw, "Service", "k8s.services")
         return Endpoint(raw=raw, kind="dns", dns_name=name)
     return Endpoint(raw=raw, kind="service", service=svc, ip=service_ip(svc), dns_name=name)
 

@@ -141,24 +141,25 @@ def connect(
         else:
             path = path or default
             if not os.path.exists(path):
-                raise UsageError(
-                    f"{path}: no kubeconfig; to read the live cluster give --kubeconfig FILE "
-                    "(or run inside it), or diagnose a bundle with --bundle B",
-                    key="live.error.no_kubeconfig",
-                    params={"path": path},
-                )
+                raise UsageError(key="live.error.no_kubeconfig", params={"path": path})
             config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
             contexts, current = config.list_kube_config_contexts(path)
             chosen = next((c for c in contexts if c["name"] == context), current) or {}
             ns = (chosen.get("context") or {}).get("namespace")
             label = str(chosen.get("name") or context or "kubeconfig")
     except ConfigException as e:
-        raise InputError(f"kubeconfig: {' '.join(str(e).split())}") from None
+        raise InputError(
+            key="error.kubeconfig.invalid", params={"problem": " ".join(str(e).split())}
+        ) from None
     except (OSError, ValueError) as e:
-        raise InputError(f"kubeconfig: {' '.join(str(e).split())}") from None
+        raise InputError(
+            key="error.kubeconfig.invalid", params={"problem": " ".join(str(e).split())}
+        ) from None
     except yaml.YAMLError as e:
         problem = " ".join(str(e).split())
-        raise InputError(f"{path}: not a valid kubeconfig ({problem})") from None
+        raise InputError(
+            key="error.kubeconfig.not_yaml", params={"path": str(path), "problem": problem}
+        ) from None
     # One try per call: the reader decides on retries within its own deadline.
     cfg.retries = False
     return client.ApiClient(configuration=cfg), ns, label

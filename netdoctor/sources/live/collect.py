@@ -179,11 +179,7 @@ def write_bundle(
     """Write ``out`` (``.tar.gz``/``.tgz`` archive, else a new folder); never overwrites."""
     out = Path(out)
     if out.exists():
-        raise UsageError(
-            f"{out}: already exists (collect never overwrites; choose another -o)",
-            key="live.error.out_exists",
-            params={"path": str(out)},
-        )
+        raise UsageError(key="live.error.out_exists", params={"path": str(out)})
     summary = CollectSummary(path=str(out), calls=read.calls)
     start = time.monotonic()
     files = bundle_files(read, question, summary)

@@ -140,22 +140,16 @@ class LiveSource:
             status, body = reader.version()
         except TimeoutError:
             raise InputError(
-                f"{self.label}: the API server did not answer within {self.timeout:g}s",
                 key="live.error.api_timeout",
                 params={"cluster": self.label, "seconds": f"{self.timeout:g}"},
             ) from None
         except ConnectionError as e:
             raise InputError(
-                f"{self.label}: cannot reach the API server ({_short(str(e))})",
                 key="live.error.unreachable",
                 params={"cluster": self.label, "error": _short(str(e))},
             ) from None
         if status == 401:
-            raise InputError(
-                f"{self.label}: the API server refused the credentials (401 Unauthorized)",
-                key="live.error.unauthorized",
-                params={"cluster": self.label},
-            )
+            raise InputError(key="live.error.unauthorized", params={"cluster": self.label})
         if status == 200:
             read.version = version_json(body)
         else:
