@@ -9,6 +9,7 @@ import pytest
 
 from netdoctor.catalog import LANGS, SECTIONS, default_lang, load_catalog, placeholders
 from netdoctor.checks import REGISTRY
+from netdoctor.checks._support.registry import family_modules
 
 CAT = load_catalog()
 PKG = Path(__file__).resolve().parents[2] / "netdoctor"
@@ -20,6 +21,19 @@ def test_every_registered_check_has_a_catalog_entry_with_its_code():
         entry = CAT.entry(spec.id)
         assert entry is not None, spec.id
         assert entry.code == spec.code
+
+
+def test_each_check_module_and_its_catalog_file_share_a_name():
+    # checks/overlay/mtu.py reports the ids of rootcauses/overlay/mtu.yaml, and no other file's
+    for spec in REGISTRY.values():
+        entry = CAT.entry(spec.id)
+        assert entry is not None, spec.id
+        assert entry.module == spec.module, spec.id
+    check_modules = {
+        name.removeprefix("netdoctor.checks.").replace(".", "/") for name in family_modules()
+    }
+    for entry in CAT.entries.values():
+        assert entry.module in check_modules, (entry.id, entry.module)
 
 
 @pytest.mark.parametrize("entry", list(CAT.entries.values()), ids=lambda e: e.code)
@@ -66,7 +80,7 @@ def test_every_message_key_used_in_the_code_exists_in_the_catalog():
 
 
 def test_variants_named_in_the_code_exist_for_their_id():
-    for path in (PKG / "checks").glob("*.py"):
+    for path in (PKG / "checks").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for id_ in re.findall(r'id="([a-z0-9-]+)"', text):
             entry = CAT.entry(id_)
