@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from netdoctor.model.calico import BgpStatus
 from netdoctor.model.ovn import OvnTrace, OvsShow
 
 __all__ = [
@@ -347,9 +348,11 @@ class NetFacts(msgspec.Struct, frozen=True, kw_only=True):
     conntrack: str | None = None
     cni_files: dict[str, str] | None = None  # file name -> content, as in /etc/cni/net.d
     extra: dict[str, str] = msgspec.field(default_factory=dict)  # extra/<name>.txt -> content
-    # Parsed views of two extra texts: extra/ovs-vsctl-show.txt and extra/ovn-trace-<label>.txt
+    # Parsed views of extra texts: extra/ovs-vsctl-show.txt, extra/ovn-trace-<label>.txt and the
+    # BGP status capture (calicoctl-node-status.txt, else birdcl-show-protocols.txt)
     ovs_show: OvsShow | None = None
     ovn_traces: dict[str, OvnTrace] = msgspec.field(default_factory=dict)  # label -> trace
+    bgp_status: BgpStatus | None = None
 
     def interface(self, name: str) -> Interface | None:
         for i in self.interfaces or ():

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from netdoctor.errors import BundleError, ParseError
+from netdoctor.model.calico import BGP_STATUS_FILES, BgpStatus
 from netdoctor.model.k8s import (
     CalicoNode,
     ConfigMap,
@@ -53,6 +54,7 @@ from netdoctor.model.k8s import (
 from netdoctor.model.layout import NODE_FILES, POD_FILES, RESOURCES, Resource
 from netdoctor.model.nodefacts import NetFacts
 from netdoctor.model.snapshot import InputNote, Manifest, Probe, Snapshot
+from netdoctor.parsers.bgpstatus import parse_birdcl_protocols, parse_calicoctl_node_status
 from netdoctor.parsers.bundle_files import (
     decode_log,
     decode_text,
@@ -388,7 +390,8 @@ class _BundleReader:
     def _extra_view(
         self, rel: str, node: str, name: str, data: bytes, facts: dict[str, Any]
     ) -> None:
-        """The typed view of the extra texts checks read: ``ovs-vsctl show`` and ``ovn-trace``.
+        """The typed view of the extra texts checks read: ``ovs-vsctl show``, ``ovn-trace``
+        and the BGP status tables (``calicoctl node status`` preferred to ``birdcl``).
 
         An extra text is free-form, so one that does not parse is kept as text with a
         ``malformed`` note (its checks then skip) rather than stopping the diagnosis."""
@@ -400,10 +403,25 @@ class _BundleReader:
                 label = name.removeprefix("ovn-trace-")
                 facts.setdefault("ovn_traces", {})[label] = parse_ovn_trace(_text_bytes(data), rel)
                 self.provenance[f"node:{node}:ovn_trace:{label}"] = rel
+            elif name in BGP_STATUS_FILES:
+                self._bgp_view(name, decode_text(data), facts)
         except ParseError as e:
             self.notes.append(
                 InputNote(file=rel, note="malformed", reason="extra_unparsed", detail=e.problem)
             )
+
+    @staticmethod
+    def _bgp_view(name: str, text: str, facts: dict[str, Any]) -> None:
+        """Keep the first non-empty BGP status capture, in ``BGP_STATUS_FILES`` order."""
+        if not text:
+            return
+        have = facts.get("bgp_status")
+        if have is not None and BGP_STATUS_FILES.index(have.file) < BGP_STATUS_FILES.index(name):
+            return
+        parse = (
+            parse_calicoctl_node_status if name == BGP_STATUS_FILES[0] else parse_birdcl_protocols
+        )
+        facts["bgp_status"] = BgpStatus(file=name, peers=parse(text))
 
     def _pod_file(self, rel: str, ref: str, name: str) -> None:
         facts = self.pod_facts.setdefault(ref, {})

@@ -14,7 +14,6 @@ import pytest
 from scenarios.test_scenarios import build_bundle, load_case
 
 from netdoctor.catalog.compat import calico_release, minor_of
-from netdoctor.checks.bgpstatus import parse_birdcl_protocols, parse_calicoctl_node_status
 from netdoctor.engine import diagnose
 from netdoctor.model.findings import CheckStatus, Finding
 from netdoctor.model.k8s import Installation
@@ -39,35 +38,6 @@ def findings(snap: Snapshot, check_id: str) -> list[Finding]:
 
 def outcome(snap: Snapshot, check_id: str):  # type: ignore[no-untyped-def]
     return next(o for o in diagnose(snap).outcomes if o.check_id == check_id)
-
-
-# --- the BGP status captures -----------------------------------------------------------------
-
-
-def test_calicoctl_node_status_rows_give_each_peer_its_state_and_type():
-    peers = parse_calicoctl_node_status((FIXTURES / "calicoctl-node-status.txt").read_text())
-    got = [(p.address, p.peer_type, p.established) for p in peers]
-    assert got == [
-        ("10.6.131.10", "node-to-node mesh", True),
-        ("10.6.131.36", "node-to-node mesh", False),
-        ("10.6.131.1", "global", True),
-        ("fd00:6::24", "node-to-node mesh", False),
-    ]
-    assert peers[1].line == 9
-    assert "Connect Socket" in peers[1].text
-    assert [p.mesh for p in peers] == [True, True, False, True]
-
-
-def test_birdcl_protocol_names_give_the_peer_address_and_kind():
-    peers = parse_birdcl_protocols((FIXTURES / "birdcl-show-protocols.txt").read_text())
-    got = [(p.address, p.peer_type, p.state, p.established) for p in peers]
-    assert got == [
-        ("10.6.131.10", "node-to-node mesh", "up", True),
-        ("10.6.131.36", "node-to-node mesh", "start", False),
-        ("10.6.131.1", "global", "start", False),
-        ("10.6.132.1", "node specific", "up", True),
-    ]
-    assert peers[1].info.startswith("Connect")
 
 
 # --- the compatibility table ----------------------------------------------------------------

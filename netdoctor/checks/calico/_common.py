@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netdoctor.checks._support.common import iface_evidence, node_holding, smallest_supernet
 from netdoctor.checks._support.registry import Context
-from netdoctor.checks.bgpstatus import BgpPeer, parse_birdcl_protocols, parse_calicoctl_node_status
+from netdoctor.model.calico import BGP_STATUS_FILES, BgpPeer
 from netdoctor.model.findings import Action, Evidence, Message
 from netdoctor.model.k8s import Container
 
@@ -29,7 +29,7 @@ __all__ = [
 
 AUTODETECT_ENV = "IP_AUTODETECTION_METHOD"
 _AUTODETECT_FIELDS = ("firstFound", "kubernetes", "interface", "skipInterface", "canReach", "cidrs")
-STATUS_FILES = ("calicoctl-node-status", "birdcl-show-protocols")
+STATUS_FILES = BGP_STATUS_FILES
 
 
 @dataclass(frozen=True)
@@ -165,14 +165,7 @@ def calico_backend(ctx: Context) -> tuple[str | None, Evidence | None]:
 def peer_captures(ctx: Context, node: str) -> tuple[list[BgpPeer], str | None]:
     """The BGP sessions a node's capture lists, and the capture's bundle path."""
     facts = ctx.snapshot.node_facts.get(node)
-    extra = facts.extra if facts is not None else {}
-    for name in STATUS_FILES:
-        text = extra.get(name)
-        if text:
-            peers = (
-                parse_calicoctl_node_status(text)
-                if name == STATUS_FILES[0]
-                else parse_birdcl_protocols(text)
-            )
-            return list(peers), f"nodes/{node}/extra/{name}.txt"
-    return [], None
+    status = facts.bgp_status if facts is not None else None
+    if status is None:
+        return [], None
+    return list(status.peers), f"nodes/{node}/extra/{status.file}.txt"

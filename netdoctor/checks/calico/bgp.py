@@ -2,7 +2,7 @@
 
 Checks layer: pure functions over the Snapshot. The down sessions come from calico-node's
 readiness message and events (``BGP not established with A,B``) and from each node's BGP status
-capture (``NetFacts.bgp_peers``); the cause from the peers' Calico addresses (NET-301) and the
+capture (``NetFacts.bgp_status``); the cause from the peers' Calico addresses (NET-301) and the
 INPUT chains that may drop TCP 179.
 """
 

@@ -1,7 +1,7 @@
-"""BGP session tables printed by Calico's tools -> peers.
+"""BGP session tables printed by Calico's tools -> ``netdoctor.model.calico.BgpPeer`` (parsers).
 
-Checks layer, like the log patterns: the bundle loader keeps ``extra/*.txt`` as text (these
-captures are free-form, for people), and the Calico checks read the rows they need from it.
+The bundle loader keeps ``extra/*.txt`` as text (these captures are free-form, for people) and
+parses these two into ``NetFacts.bgp_status``, which the Calico checks read.
 
 Two captures a bundle may hold under ``nodes/<node>/extra/``:
 
@@ -20,27 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
-__all__ = ["BgpPeer", "parse_birdcl_protocols", "parse_calicoctl_node_status"]
+from netdoctor.model.calico import BgpPeer
 
-
-@dataclass(frozen=True)
-class BgpPeer:
-    address: str
-    peer_type: str  # "node-to-node mesh" | "global" | "node specific" | ...
-    state: str  # BIRD's protocol state: "up", "start", ...
-    info: str  # "Established", "Connect", "Active", "OpenSent", ...
-    line: int  # 1-based line in the capture
-    text: str  # the row as written
-
-    @property
-    def established(self) -> bool:
-        return self.info.split()[0:1] == ["Established"]
-
-    @property
-    def mesh(self) -> bool:
-        return "mesh" in self.peer_type
+__all__ = ["parse_birdcl_protocols", "parse_calicoctl_node_status"]
 
 
 def _is_ip(text: str) -> bool:

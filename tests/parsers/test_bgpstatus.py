@@ -1,0 +1,73 @@
+"""The BGP status captures (``calicoctl node status``, ``birdcl show protocols``) -> peers,
+and the bundle reader's ``NetFacts.bgp_status`` view of them (``extra/*.txt``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from netdoctor.parsers.bgpstatus import parse_birdcl_protocols, parse_calicoctl_node_status
+from netdoctor.sources.bundle import BundleSource
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "commands"
+EXAMPLE = ROOT / "examples" / "healthy-calico"
+
+
+def test_calicoctl_node_status_rows_give_each_peer_its_state_and_type():
+    peers = parse_calicoctl_node_status((FIXTURES / "calicoctl-node-status.txt").read_text())
+    got = [(p.address, p.peer_type, p.established) for p in peers]
+    assert got == [
+        ("10.6.131.10", "node-to-node mesh", True),
+        ("10.6.131.36", "node-to-node mesh", False),
+        ("10.6.131.1", "global", True),
+        ("fd00:6::24", "node-to-node mesh", False),
+    ]
+    assert peers[1].line == 9
+    assert "Connect Socket" in peers[1].text
+    assert [p.mesh for p in peers] == [True, True, False, True]
+
+
+def test_birdcl_protocol_names_give_the_peer_address_and_kind():
+    peers = parse_birdcl_protocols((FIXTURES / "birdcl-show-protocols.txt").read_text())
+    got = [(p.address, p.peer_type, p.state, p.established) for p in peers]
+    assert got == [
+        ("10.6.131.10", "node-to-node mesh", "up", True),
+        ("10.6.131.36", "node-to-node mesh", "start", False),
+        ("10.6.131.1", "global", "start", False),
+        ("10.6.132.1", "node specific", "up", True),
+    ]
+    assert peers[1].info.startswith("Connect")
+
+
+def _bundle(tmp_path: Path, files: dict[str, str]) -> Path:
+    dest = tmp_path / "b"
+    shutil.copytree(EXAMPLE, dest)
+    node = sorted(p.name for p in (dest / "nodes").iterdir())[0]
+    extra = dest / "nodes" / node / "extra"
+    extra.mkdir(exist_ok=True)
+    for name, src in files.items():
+        (extra / name).write_text((FIXTURES / src).read_text() if src else "")
+    return dest
+
+
+def test_the_loader_prefers_calicoctl_to_birdcl_and_names_the_file(tmp_path: Path) -> None:
+    both = {
+        "birdcl-show-protocols.txt": "birdcl-show-protocols.txt",
+        "calicoctl-node-status.txt": "calicoctl-node-status.txt",
+    }
+    snap = BundleSource(_bundle(tmp_path, both)).load()
+    status = next(f.bgp_status for f in snap.node_facts.values() if f.bgp_status)
+    assert status.file == "calicoctl-node-status"
+    assert [p.address for p in status.peers][:2] == ["10.6.131.10", "10.6.131.36"]
+
+
+def test_an_empty_calicoctl_capture_falls_back_to_birdcl(tmp_path: Path) -> None:
+    files = {
+        "calicoctl-node-status.txt": "",
+        "birdcl-show-protocols.txt": "birdcl-show-protocols.txt",
+    }
+    snap = BundleSource(_bundle(tmp_path, files)).load()
+    status = next(f.bgp_status for f in snap.node_facts.values() if f.bgp_status)
+    assert status.file == "birdcl-show-protocols"
+    assert [p.peer_type for p in status.peers][-1] == "node specific"
