@@ -19,9 +19,9 @@ from netdoctor.checks._support.common import (
     route_text,
     shared_subnet_address,
 )
+from netdoctor.checks._support.noderoutes import RouteIndex, arrival_iface, pod_sample
 from netdoctor.checks._support.oddone import odd_one_out
 from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
-from netdoctor.checks.firewall._common import RouteIndex, arrival_iface, pod_sample
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.nodefacts import NetFacts, Route
 from netdoctor.model.snapshot import Snapshot

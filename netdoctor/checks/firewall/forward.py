@@ -13,18 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netdoctor.checks._support.common import ippool_evidence, smallest_supernet
+from netdoctor.checks._support.noderoutes import RouteIndex, dev_to, local_addresses, pod_sample
 from netdoctor.checks._support.oddone import odd_one_out
 from netdoctor.checks._support.registry import Context, Note, Yielded, check
 from netdoctor.checks.firewall._common import (
     POLICY_CHAINS,
     Blocked,
-    RouteIndex,
-    dev_to,
     firewall_drop,
-    local_addresses,
     no_firewall_note,
     no_firewall_skip,
-    pod_sample,
 )
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
 from netdoctor.model.nftables import NftRuleset

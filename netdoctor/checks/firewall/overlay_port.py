@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from netdoctor.checks._support.common import parse_ip
+from netdoctor.checks._support.noderoutes import RouteIndex, dev_to, local_addresses
 from netdoctor.checks._support.registry import Context, Yielded, check
 from netdoctor.checks.firewall._common import (
     Blocked,
-    RouteIndex,
-    dev_to,
     firewall_drop,
-    local_addresses,
     nft_of,
     no_firewall_note,
     no_firewall_skip,
