@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from netdoctor.parsers.bgpstatus import parse_birdcl_protocols, parse_calicoctl_node_status
 from netdoctor.sources.bundle import BundleSource
 
@@ -51,23 +53,24 @@ def _bundle(tmp_path: Path, files: dict[str, str]) -> Path:
     return dest
 
 
-def test_the_loader_prefers_calicoctl_to_birdcl_and_names_the_file(tmp_path: Path) -> None:
-    both = {
-        "birdcl-show-protocols.txt": "birdcl-show-protocols.txt",
-        "calicoctl-node-status.txt": "calicoctl-node-status.txt",
-    }
-    snap = BundleSource(_bundle(tmp_path, both)).load()
-    status = next(f.bgp_status for f in snap.node_facts.values() if f.bgp_status)
-    assert status.file == "calicoctl-node-status"
-    assert [p.address for p in status.peers][:2] == ["10.6.131.10", "10.6.131.36"]
-
-
-def test_an_empty_calicoctl_capture_falls_back_to_birdcl(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("calicoctl", "kept", "last_peer_type"),
+    [
+        # both captures: calicoctl's table is kept, and its file named
+        ("calicoctl-node-status.txt", "calicoctl-node-status", "node-to-node mesh"),
+        # an empty calicoctl capture (the command failed): birdcl's list is kept
+        ("", "birdcl-show-protocols", "node specific"),
+    ],
+)
+def test_the_loader_keeps_the_first_non_empty_capture_and_names_it(
+    tmp_path: Path, calicoctl: str, kept: str, last_peer_type: str
+) -> None:
     files = {
-        "calicoctl-node-status.txt": "",
+        "calicoctl-node-status.txt": calicoctl,
         "birdcl-show-protocols.txt": "birdcl-show-protocols.txt",
     }
     snap = BundleSource(_bundle(tmp_path, files)).load()
-    status = next(f.bgp_status for f in snap.node_facts.values() if f.bgp_status)
-    assert status.file == "birdcl-show-protocols"
-    assert [p.peer_type for p in status.peers][-1] == "node specific"
+    (status,) = [f.bgp_status for f in snap.node_facts.values() if f.bgp_status]
+    assert status.file == kept
+    assert [p.address for p in status.peers][:2] == ["10.6.131.10", "10.6.131.36"]
+    assert status.peers[-1].peer_type == last_peer_type
