@@ -16,6 +16,7 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from netdoctor.catalog import load_catalog, service_steps
 from netdoctor.checks._support.detect import CniInfo, kube_proxy_replaced
@@ -61,9 +62,11 @@ __all__ = [
     "run_checks",
     "select_checks",
     "service_walk",
+    "service_walk_order",
     "symptom_rank",
     "walk_rank",
 ]
+
 
 # The knowledge of which cause a symptom points at, and of the steps on the way to a Service,
 # is in each cause's catalog entry (``symptoms:``, ``serviceStep:``), so adding a cause does
@@ -77,9 +80,12 @@ __all__ = [
 # A connection to a Service meets its steps in ``serviceStep.order``: the name (when it was
 # given as one), the selector, the endpoints' readiness, the targetPort, kube-proxy on the
 # client's node, then policy. For a Service question the first failing step is reported first.
-_WALK = service_steps(load_catalog())
-SERVICE_WALK: tuple[str, ...] = tuple(cause for cause, _ in _WALK)
-_DNS_STEPS = frozenset(cause for cause, step in _WALK if step.step == "dns")
+@cache
+def service_walk_order() -> tuple[tuple[str, ...], frozenset[str]]:
+    """The causes on the way to a Service in walk order, and those of the DNS step (read from
+    the catalog once, when first needed: importing the engine loads no YAML)."""
+    walk = service_steps(load_catalog())
+    return tuple(c for c, _ in walk), frozenset(c for c, step in walk if step.step == "dns")
 
 
 @dataclass(frozen=True)
@@ -218,11 +224,12 @@ def run_checks(ctx: Context, specs: Iterable[CheckSpec] | None = None) -> list[C
 def walk_rank(finding_id: str, dst: Endpoint | None) -> int:
     """A finding's step on the way to a Service target (0 first); the rest after the walk.
     DNS steps count only when the target was given as a DNS name."""
-    if dst is None or dst.service is None or finding_id not in SERVICE_WALK:
-        return len(SERVICE_WALK)
-    if finding_id in _DNS_STEPS and dst.dns_name is None:
-        return len(SERVICE_WALK)
-    return SERVICE_WALK.index(finding_id)
+    walk, dns_steps = service_walk_order()
+    if dst is None or dst.service is None or finding_id not in walk:
+        return len(walk)
+    if finding_id in dns_steps and dst.dns_name is None:
+        return len(walk)
+    return walk.index(finding_id)
 
 
 def symptom_rank(symptom: Symptom | None, finding_id: str) -> int:

@@ -8,8 +8,10 @@ from builders import node, pod, snapshot
 
 from netdoctor.checks._support.endpoints import Endpoint
 from netdoctor.checks.workload import Symptom, classify_symptom
-from netdoctor.engine import SERVICE_WALK, diagnose, symptom_rank, walk_rank
+from netdoctor.engine import diagnose, service_walk_order, symptom_rank, walk_rank
 from netdoctor.model.snapshot import Probe, Question
+
+SERVICE_WALK = service_walk_order()[0]
 
 
 def probe(result, *, port=22, to_pod="shop/b", kind="tcp", detail=""):
