@@ -53,9 +53,9 @@ def merge_question(
 ) -> Question | None:
     """The question asked on top of the one the bundle recorded, or None when none is asked.
 
-    A new ``--from`` or ``--to`` asks about another flow: the other end is kept only when it
-    is not given, and the recorded port only when neither end is. The symptom and protocol
-    carry over unless given."""
+    A new ``--from`` or ``--to`` asks about another flow: the other recorded end and the
+    recorded port are dropped. A port or a symptom alone keeps the recorded ends; the symptom
+    and the protocol carry over unless given."""
     if not (from_ or to or port or symptom):
         return None
     base = recorded
@@ -84,16 +84,17 @@ def run(
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
     runbooks: Sequence[Runbook] | None = None,
+    runbooks_dir: str | Path | None = None,
 ) -> Diagnosis:
     """Diagnose ``snap`` for ``question`` (None: the bundle's own question, else the whole
     cluster), and walk the runbook its symptom picks from ``runbooks`` (default: the shipped
-    ones)."""
+    ones, plus ``runbooks_dir``'s, read only when a symptom needs them)."""
     only, skip = tuple(only), tuple(skip)
     d = engine.diagnose(snap, question, only=only, skip=skip)
     said = d.question.symptom if d.question else None
     if not said:
         return Diagnosis(**_fields(d))
-    books = runbook_library() if runbooks is None else list(runbooks)
+    books = runbook_library(runbooks_dir) if runbooks is None else list(runbooks)
     routing = route(said, books, cni=d.cni.names)
     best = routing.best
     if best is None:
