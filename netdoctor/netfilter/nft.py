@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netdoctor.model.nftables import NftChain, NftRule, NftRuleset
-from netdoctor.netfilter.iptables import Packet
+from netdoctor.netfilter.packet import Packet
 
 __all__ = ["NftDecision", "NftStep", "evaluate_hook", "rule_text"]
 
