@@ -8,18 +8,17 @@ host-gw) peers must use in the node annotation ``flannel.alpha.coreos.com/public
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from netdoctor.checks import predicates
 from netdoctor.checks._support.common import (
     AddressClaim,
     annotation_evidence,
     iface_evidence,
     internal_ip_evidence,
     ip_only,
-    last_log_match,
     node_holding,
     parse_ip,
     peer_path_evidence,
@@ -27,42 +26,16 @@ from netdoctor.checks._support.common import (
     shared_subnet_address,
 )
 from netdoctor.checks._support.registry import Context, Note, Skip, Yielded, check
-from netdoctor.model.cni import FLANNEL_BACKEND_TYPE, FLANNEL_PUBLIC_IP, FLANNEL_PUBLIC_IP_OVERWRITE
+from netdoctor.model.cni import FLANNEL_BACKEND_TYPE
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 
-_IFACE_LOG = re.compile(r"Using interface with name (\S+) and address (\S+)")
 _IFACE_ARGS = ("--iface", "--iface-regex", "--iface-can-reach", "--public-ip")
 
 
 def flannel_claims(ctx: Context) -> dict[str, AddressClaim]:
-    snap = ctx.snapshot
-    agent = ctx.cni.agent("flannel")
-    pods_by_node = {p.spec.node_name: p for p in agent.pods} if agent else {}
-    container = agent.agent.container if agent else "kube-flannel"
-    claims: dict[str, AddressClaim] = {}
-    for node in snap.nodes or ():
-        name = node.metadata.name
-        key = (
-            FLANNEL_PUBLIC_IP_OVERWRITE
-            if FLANNEL_PUBLIC_IP_OVERWRITE in node.metadata.annotations
-            else FLANNEL_PUBLIC_IP
-        )
-        address = node.metadata.annotations.get(key)
-        if not address:
-            continue
-        ev = [annotation_evidence(snap, node, key)]
-        iface = None
-        found = last_log_match(snap, pods_by_node.get(name), container, _IFACE_LOG)
-        if found is not None:
-            m, log_ev = found
-            iface = m.group(1)
-            ev.append(log_ev)
-        held = node_holding(snap, name, address)
-        if held is not None:
-            iface = held[0].ifname
-            ev.append(iface_evidence(snap, name, *held))
-        claims[name] = AddressClaim(node=name, address=address, evidence=tuple(ev), iface=iface)
-    return claims
+    """The public IP flanneld uses for each node: the shared detector
+    (``checks.predicates.flannel_claims``), which the trace calls too."""
+    return predicates.flannel_claims(ctx.snapshot, ctx.cni)
 
 
 def _fdb_evidence(ctx: Context, address: str) -> list[Evidence]:
@@ -219,7 +192,7 @@ def public_ip_mismatch(ctx: Context) -> Iterator[Yielded]:
     for name, claim in sorted(claims.items()):
         addr = ip_only(claim.address)
         node = snap.node_by_name[name]
-        if counts[addr] > 1 or not node.internal_ips or addr in node.internal_ips:
+        if counts[addr] > 1 or not predicates.off_internal(snap, claim):
             continue  # duplicates are NET-401's; the InternalIP is always right
         view = peers_reach(snap, addr, [n for n in snap.node_by_name if n != name])
         unreachable = [p for p in view.known if p not in view.reaching]

@@ -9,11 +9,15 @@ address, the firewall chain's cause.
 
 from __future__ import annotations
 
-from netdoctor.model.cni import CALICO_ADDRESS, FLANNEL_PUBLIC_IP
+import weakref
+from dataclasses import dataclass
+
+from netdoctor.checks._support.common import ip_only
+from netdoctor.checks._support.detect import detect_cni
+from netdoctor.checks.predicates import AddressClaim, calico_claims, flannel_claims, off_internal
 from netdoctor.model.k8s import Node
 from netdoctor.model.nodefacts import IptRule
 from netdoctor.model.snapshot import Snapshot
-from netdoctor.netfilter.felix import ipv4
 from netdoctor.trace.walk import Index, Pkt
 
 __all__ = [
@@ -27,14 +31,34 @@ __all__ = [
 _POLICY_CHAINS = ("cali-tw-", "cali-fw-", "cali-pi-", "cali-po-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
 
 
-def cni_address_mismatch(node: Node) -> str | None:
-    ann = node.metadata.annotations
-    internal = set(node.internal_ips)
-    calico = ann.get(CALICO_ADDRESS)
-    if calico and ipv4(calico) is not None and str(ipv4(calico)) not in internal:
+@dataclass(frozen=True)
+class _Claims:
+    calico: dict[str, AddressClaim]
+    flannel: dict[str, AddressClaim]
+
+
+_CLAIMS: weakref.WeakKeyDictionary[Snapshot, _Claims] = weakref.WeakKeyDictionary()
+
+
+def _claims(snap: Snapshot) -> _Claims:
+    """The CNI agents' address claims, as the checks read them (computed on first need)."""
+    found = _CLAIMS.get(snap)
+    if found is None:
+        cni = detect_cni(snap)
+        found = _CLAIMS[snap] = _Claims(calico_claims(snap, cni), flannel_claims(snap, cni))
+    return found
+
+
+def cni_address_mismatch(snap: Snapshot, node: Node) -> str | None:
+    """The CNI agent on ``node`` uses an address that is not its InternalIP (NET-301 or
+    NET-402's predicate, shared with those checks: ``netdoctor.checks.predicates``)."""
+    claims = _claims(snap)
+    name = node.metadata.name
+    calico = claims.calico.get(name)
+    if calico is not None and off_internal(snap, calico):
         return "calico-node-address-mismatch"
-    flannel = ann.get(FLANNEL_PUBLIC_IP)
-    if flannel and flannel not in internal:
+    flannel = claims.flannel.get(name)
+    if flannel is not None and off_internal(snap, flannel):
         return "flannel-public-ip-mismatch"
     return None
 
@@ -49,7 +73,7 @@ def pod_route_cause(snap: Snapshot, node: str, pkt: Pkt) -> str | None:
     owner = pods[0].spec.node_name
     for name in (owner, node):
         n = snap.node_by_name.get(name)
-        cause = cni_address_mismatch(n) if n else None
+        cause = cni_address_mismatch(snap, n) if n else None
         if cause:
             return cause
     return "node-missing-pod-route"
@@ -61,15 +85,13 @@ def outer_cause(snap: Snapshot, idx: Index, pkt: Pkt) -> str | None:
     for n, _, _ in idx.holders.get(pkt.dst, ()):
         node = snap.node_by_name.get(n)
         if node is not None and pkt.dst not in node.internal_ips:
-            return cni_address_mismatch(node) or "node-missing-pod-route"
+            return cni_address_mismatch(snap, node) or "node-missing-pod-route"
     return None
 
 
 def duplicate_cause(snap: Snapshot, pkt: Pkt) -> str:
     """An outer packet addressed to the sending node itself: two nodes claim one address."""
-    flannel = [
-        n for n in snap.nodes or () if n.metadata.annotations.get(FLANNEL_PUBLIC_IP) == pkt.dst
-    ]
+    flannel = [c for c in _claims(snap).flannel.values() if ip_only(c.address) == pkt.dst]
     return "flannel-public-ip-duplicate" if flannel else "calico-duplicate-node-address"
 
 

@@ -7,75 +7,35 @@ line ``Using autodetected IPv4 address on interface X: A/len`` (any of them).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 
+from netdoctor.checks import predicates
 from netdoctor.checks._support.common import (
     AddressClaim,
-    annotation_evidence,
     iface_evidence,
     internal_ip_evidence,
     ip_only,
-    last_log_match,
     node_holding,
     peer_path_evidence,
     peers_reach,
 )
 from netdoctor.checks._support.registry import Context, Yielded, check
 from netdoctor.checks.calico._common import AUTODETECT_ENV, autodetect_cidrs, fix_actions
-from netdoctor.model.cni import CALICO_ADDRESS
 from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Container
 
 __all__ = ["address_mismatch", "calico_claims", "duplicate_address"]
 
-_AUTODETECT_LOG = re.compile(
-    r"Using autodetected IPv4 address on interface (\S+): (\S+?)(?:,|\s|$)"
-)
-
 
 def calico_claims(ctx: Context) -> dict[str, AddressClaim]:
-    """The IPv4 address Calico uses for each node, with every source that says so.
+    """The IPv4 address Calico uses for each node, with every source that says so: the
+    shared detector (``checks.predicates.calico_claims``), which the trace calls too.
 
     NET-301's detector: a node whose claim is not its InternalIP is the finding's subject.
     NET-302 groups the claims by address, NET-303 maps BGP peers to nodes with them.
     """
-    snap = ctx.snapshot
-    agent = ctx.cni.agent("calico")
-    pods_by_node = {p.spec.node_name: p for p in agent.pods} if agent else {}
-    container = agent.agent.container if agent else "calico-node"
-    claims: dict[str, AddressClaim] = {}
-    for node in snap.nodes or ():
-        name = node.metadata.name
-        address: str | None = None
-        iface: str | None = None
-        ev: list[Evidence] = []
-        ann = node.metadata.annotations.get(CALICO_ADDRESS)
-        if ann:
-            address = ann
-            ev.append(annotation_evidence(snap, node, CALICO_ADDRESS))
-        cnode = snap.calico_node_by_node.get(name)
-        if cnode is not None and cnode.spec.bgp and cnode.spec.bgp.ipv4_address:
-            address = address or cnode.spec.bgp.ipv4_address
-            ev.append(
-                Evidence(
-                    source=snap.source("k8s.calico_nodes"),
-                    object=f"Node.crd.projectcalico.org/{cnode.metadata.name}",
-                    field="spec.bgp.ipv4Address",
-                    value=cnode.spec.bgp.ipv4_address,
-                    node=name,
-                )
-            )
-        found = last_log_match(snap, pods_by_node.get(name), container, _AUTODETECT_LOG)
-        if found is not None:
-            m, log_ev = found
-            iface = m.group(1)
-            address = address or m.group(2)
-            ev.append(log_ev)
-        if address:
-            claims[name] = AddressClaim(node=name, address=address, evidence=tuple(ev), iface=iface)
-    return claims
+    return predicates.calico_claims(ctx.snapshot, ctx.cni)
 
 
 def _verify_actions(ctx: Context, node: str, want: str) -> tuple[Action, ...]:
@@ -141,7 +101,7 @@ def address_mismatch(ctx: Context) -> Iterator[Yielded]:
         node = snap.node_by_name[name]
         internal = node.internal_ips
         addr = ip_only(claim.address)
-        if not internal or addr in internal:
+        if not predicates.off_internal(snap, claim):
             continue
         peers = [n for n in snap.node_by_name if n != name]
         view = peers_reach(snap, addr, peers)
