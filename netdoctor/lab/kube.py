@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE
+from netdoctor.lab.objects.meta import klist
 from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
 from netdoctor.model.cni import (
     CALICO_ADDRESS,
@@ -57,40 +59,8 @@ FLANNEL_CNI = """\
 }
 """
 
-# calico-node's install-cni writes the template of the calico-config ConfigMap with its values.
-CALICO_CNI_TEMPLATE = """\
-{
-  "name": "k8s-pod-network",
-  "cniVersion": "0.3.1",
-  "plugins": [
-    {
-      "type": "calico",
-      "log_level": "info",
-      "log_file_path": "/var/log/calico/cni/cni.log",
-      "datastore_type": "kubernetes",
-      "nodename": "__KUBERNETES_NODE_NAME__",
-      "mtu": __CNI_MTU__,
-      "ipam": {
-          "type": "calico-ipam"
-      },
-      "policy": {
-          "type": "k8s"
-      },
-      "kubernetes": {
-          "kubeconfig": "__KUBECONFIG_FILEPATH__"
-      }
-    },
-    {
-      "type": "portmap",
-      "snat": true,
-      "capabilities": {"portMappings": true}
-    },
-    {
-      "type": "bandwidth",
-      "capabilities": {"bandwidth": true}
-    }
-  ]
-}"""
+# calico-node's install-cni writes the template of the calico-config ConfigMap with its values
+# (CALICO_CNI_TEMPLATE, shared with the example bundles).
 
 CNI_CONFIG = {"flannel": "10-flannel.conflist", "calico": "10-calico.conflist"}
 
@@ -172,10 +142,6 @@ def _suffix(*parts: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     digest = hashlib.sha256("/".join(parts).encode()).digest()
     return "".join(alphabet[b % len(alphabet)] for b in digest[:5])
-
-
-def _klist(items: list[Obj]) -> Obj:
-    return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
 def _node_annotations(plan: Plan, node: NodePlan) -> dict[str, str]:
@@ -756,4 +722,4 @@ def kube_objects(plan: Plan, created: str) -> dict[str, Obj]:
                 },
             }
         ]
-    return {k: _klist(v) for k, v in out.items()}
+    return {k: klist(v) for k, v in out.items()}

@@ -1,0 +1,879 @@
+"""Examples 1 and 3: a three-node Calico v3.26 cluster (IPIP), broken or healthy."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netdoctor.lab.examples.calico_logs import CALICO_VER, calico_conflist, calico_node_log, kube_controllers_log
+from netdoctor.lab.examples.netns import Link, NodeNet, PodNet
+from netdoctor.lab.objects.cluster import Cluster, NodeDef, RV
+from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE, COREFILE, KUBE_PROXY_CONF_TMPL, KUBE_PROXY_KUBECONFIG, calico_kubeconfig
+from netdoctor.lab.objects.ids import hexid, rs_hash, suffix5, uid
+from netdoctor.lab.objects.kube_system import coredns_log, coredns_pod, kube_proxy_log, kube_proxy_pod, kube_system_pods
+from netdoctor.lab.objects.meta import meta, owner_ref, tolerations_default
+from netdoctor.lab.objects.nodes import images_for, node_object
+from netdoctor.lab.objects.pods import PodDef, pod_object
+from netdoctor.lab.objects.services import endpointslice, service
+from netdoctor.lab.objects.workloads import cm_env, configmap, event, field_env, host_path, template_of, workload
+from netdoctor.lab.plan import calico_veth
+from netdoctor.lab.rules.felix import felix_rules
+from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules
+from netdoctor.lab.rules.kubelet import kubelet_rules
+
+CALICO_NODES = [
+    NodeDef(
+        "l20-master-01",
+        "10.6.131.10",
+        control_plane=True,
+        pod_cidr="10.30.0.0/24",
+        cpu="32",
+        memory_ki=263_958_608,
+    ),
+    NodeDef("l20-gpu-04", "10.6.131.35", pod_cidr="10.30.1.0/24", gpus=8),
+    NodeDef("l20-gpu-05", "10.6.131.36", pod_cidr="10.30.2.0/24", gpus=8),
+]
+CALICO_BLOCK = {
+    "l20-master-01": "10.30.12.128/26",
+    "l20-gpu-04": "10.30.87.0/26",
+    "l20-gpu-05": "10.30.229.192/26",
+}
+NIC_MAC = {
+    "l20-master-01": "3c:ec:ef:6a:10:0a",
+    "l20-gpu-04": "3c:ec:ef:6a:13:23",
+    "l20-gpu-05": "3c:ec:ef:6a:13:24",
+}
+IB_GUID = "00:00:10:87:fe:80:00:00:00:00:00:00:b8:59:9f:03:00:c4:1e:6a"
+GATEWAY_MAC = "00:1c:73:8e:41:01"
+
+
+def block_first(block: str) -> str:
+    return str(ipaddress.ip_network(block).network_address)
+
+
+def calico_cluster(broken: bool) -> Cluster:
+    name = "calico-ib-autodetect" if broken else "healthy-calico"
+    c = Cluster(
+        name=name,
+        title="l20-gpu",
+        k8s_version="v1.28.6",
+        k8s_minor=28,
+        collected="2026-02-14T09:30:00Z",
+        nodes=copy.deepcopy(CALICO_NODES),
+        node_ip={n.name: n.ip for n in CALICO_NODES},
+        rv=RV(1_204_100),
+    )
+    # The healthy cluster is asked about ping only: netshoot runs no sshd, so TCP 22 would be
+    # refused (the network delivers, nothing listens), which is not a healthy answer to give.
+    c.question = (
+        {
+            "from": "default/netdebug04",
+            "to": "default/netdebug05",
+            "port": "22/tcp",
+            "symptom": "跨节点 Pod ping 100% 丢包, TCP 连接超时",
+        }
+        if broken
+        else {
+            "from": "default/netdebug04",
+            "to": "default/netdebug05",
+            "symptom": "维护后检查跨节点 Pod 连通性 / cross-node pod ping check after maintenance",
+        }
+    )
+    calico_addr = {n.name: (n.ip, "eno1") for n in c.nodes}
+    if broken:
+        calico_addr["l20-gpu-05"] = ("10.6.130.201", "ibs845f0")
+    tunnel = {n: block_first(b) for n, b in CALICO_BLOCK.items()}
+
+    # pods
+    master = "l20-master-01"
+    pods: list[PodDef] = kube_system_pods(c, master, "10.30.0.0/16", "10.96.0.0/12")
+    wl_ips = {
+        "calico-kube-controllers": (master, "10.30.12.129"),
+        "coredns-0": (master, "10.30.12.130"),
+        "coredns-1": (master, "10.30.12.131"),
+        "netdebug04": ("l20-gpu-04", "10.30.87.7"),
+        "netdebug05": ("l20-gpu-05", "10.30.229.240"),
+    }
+
+    def calico_ann(pod: str, ip: str) -> dict[str, str]:
+        return {
+            "cni.projectcalico.org/containerID": hexid(c.name, "sandbox", pod),
+            "cni.projectcalico.org/podIP": f"{ip}/32",
+            "cni.projectcalico.org/podIPs": f"{ip}/32",
+        }
+
+    coredns = []
+    for i in range(2):
+        node, ip = wl_ips[f"coredns-{i}"]
+        p = coredns_pod(c, node, ip, i, {})
+        p.annotations = calico_ann(p.name, ip)
+        coredns.append(p)
+    pods += coredns
+    kcm_rs = f"calico-kube-controllers-{rs_hash(c.name, 'calico-kube-controllers')}"
+    kc_node, kc_ip = wl_ips["calico-kube-controllers"]
+    kc_name = f"{kcm_rs}-{suffix5(c.name, 'kcm')}"
+    kc_ct = {
+        "env": [
+            {"name": "ENABLED_CONTROLLERS", "value": "node"},
+            {"name": "DATASTORE_TYPE", "value": "kubernetes"},
+        ],
+        "image": f"docker.io/calico/kube-controllers:{CALICO_VER}",
+        "livenessProbe": {
+            "exec": {"command": ["/usr/bin/check-status", "-l"]},
+            "failureThreshold": 6,
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "timeoutSeconds": 10,
+        },
+        "name": "calico-kube-controllers",
+        "readinessProbe": {
+            "exec": {"command": ["/usr/bin/check-status", "-r"]},
+            "failureThreshold": 3,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "timeoutSeconds": 1,
+        },
+    }
+    kc = PodDef(
+        namespace="kube-system",
+        name=kc_name,
+        node=kc_node,
+        ip=kc_ip,
+        containers=[kc_ct],
+        labels={
+            "k8s-app": "calico-kube-controllers",
+            "pod-template-hash": kcm_rs.rsplit("-", 1)[1],
+        },
+        owner=owner_ref(c, "apps/v1", "ReplicaSet", kcm_rs, "kube-system"),
+        annotations=calico_ann(kc_name, kc_ip),
+        priority_class="system-cluster-critical",
+        service_account="calico-kube-controllers",
+        tolerations=[
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"effect": "NoSchedule", "key": "node-role.kubernetes.io/master"},
+            {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"},
+            *tolerations_default(),
+        ],
+        node_selector={"kubernetes.io/os": "linux"},
+        created="2026-01-12T03:01:04Z",
+        started="2026-02-14T08:12:20Z",
+    )
+    pods.append(kc)
+
+    calico_env = [
+        {"name": "DATASTORE_TYPE", "value": "kubernetes"},
+        {"name": "WAIT_FOR_DATASTORE", "value": "true"},
+        field_env("NODENAME", "spec.nodeName"),
+        cm_env("CALICO_NETWORKING_BACKEND", "calico-config", "calico_backend"),
+        {"name": "CLUSTER_TYPE", "value": "k8s,bgp"},
+        {"name": "IP", "value": "autodetect"},
+        {"name": "CALICO_IPV4POOL_IPIP", "value": "Always"},
+        {"name": "CALICO_IPV4POOL_VXLAN", "value": "Never"},
+        {"name": "CALICO_IPV6POOL_VXLAN", "value": "Never"},
+        cm_env("FELIX_IPINIPMTU", "calico-config", "veth_mtu"),
+        cm_env("FELIX_VXLANMTU", "calico-config", "veth_mtu"),
+        cm_env("FELIX_WIREGUARDMTU", "calico-config", "veth_mtu"),
+        {"name": "CALICO_IPV4POOL_CIDR", "value": "10.30.0.0/16"},
+        {"name": "CALICO_DISABLE_FILE_LOGGING", "value": "true"},
+        {"name": "FELIX_DEFAULTENDPOINTTOHOSTACTION", "value": "ACCEPT"},
+        {"name": "FELIX_IPV6SUPPORT", "value": "false"},
+        {"name": "FELIX_HEALTHENABLED", "value": "true"},
+    ]
+    ksvc = {"configMapRef": {"name": "kubernetes-services-endpoint", "optional": True}}
+    calico_node_ct = {
+        "env": calico_env,
+        "envFrom": [ksvc],
+        "image": f"docker.io/calico/node:{CALICO_VER}",
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/calico-node", "-shutdown"]}}},
+        "livenessProbe": {
+            "exec": {"command": ["/bin/calico-node", "-felix-live", "-bird-live"]},
+            "failureThreshold": 6,
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "timeoutSeconds": 10,
+        },
+        "name": "calico-node",
+        "readinessProbe": {
+            "exec": {"command": ["/bin/calico-node", "-felix-ready", "-bird-ready"]},
+            "failureThreshold": 3,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "timeoutSeconds": 10,
+        },
+        "resources": {"requests": {"cpu": "250m"}},
+        "securityContext": {"privileged": True},
+        "volumeMounts": [
+            {"mountPath": "/host/etc/cni/net.d", "name": "cni-net-dir"},
+            {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": True},
+            {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},
+            {"mountPath": "/var/run/calico", "name": "var-run-calico"},
+            {"mountPath": "/var/lib/calico", "name": "var-lib-calico"},
+            {"mountPath": "/var/run/nodeagent", "name": "policysync"},
+            {"mountPath": "/sys/fs/bpf", "name": "bpffs"},
+            {"mountPath": "/var/log/calico/cni", "name": "cni-log-dir", "readOnly": True},
+        ],
+    }
+    calico_init: list[dict[str, Any]] = [
+        {
+            "command": ["/opt/cni/bin/calico-ipam", "-upgrade"],
+            "env": [
+                field_env("KUBERNETES_NODE_NAME", "spec.nodeName"),
+                cm_env("CALICO_NETWORKING_BACKEND", "calico-config", "calico_backend"),
+            ],
+            "envFrom": [ksvc],
+            "image": f"docker.io/calico/cni:{CALICO_VER}",
+            "name": "upgrade-ipam",
+            "securityContext": {"privileged": True},
+            "volumeMounts": [
+                {"mountPath": "/var/lib/cni/networks", "name": "host-local-net-dir"},
+                {"mountPath": "/host/opt/cni/bin", "name": "cni-bin-dir"},
+            ],
+        },
+        {
+            "command": ["/opt/cni/bin/install"],
+            "env": [
+                {"name": "CNI_CONF_NAME", "value": "10-calico.conflist"},
+                cm_env("CNI_NETWORK_CONFIG", "calico-config", "cni_network_config"),
+                field_env("KUBERNETES_NODE_NAME", "spec.nodeName"),
+                cm_env("CNI_MTU", "calico-config", "veth_mtu"),
+                {"name": "SLEEP", "value": "false"},
+            ],
+            "envFrom": [ksvc],
+            "image": f"docker.io/calico/cni:{CALICO_VER}",
+            "name": "install-cni",
+            "securityContext": {"privileged": True},
+            "volumeMounts": [
+                {"mountPath": "/host/opt/cni/bin", "name": "cni-bin-dir"},
+                {"mountPath": "/host/etc/cni/net.d", "name": "cni-net-dir"},
+            ],
+        },
+        {
+            "command": ["calico-node", "-init", "-best-effort"],
+            "image": f"docker.io/calico/node:{CALICO_VER}",
+            "name": "mount-bpffs",
+            "securityContext": {"privileged": True},
+            "volumeMounts": [
+                {"mountPath": "/sys/fs", "mountPropagation": "Bidirectional", "name": "sys-fs"},
+                {
+                    "mountPath": "/var/run/calico",
+                    "mountPropagation": "Bidirectional",
+                    "name": "var-run-calico",
+                },
+                {"mountPath": "/nodeproc", "name": "nodeproc", "readOnly": True},
+            ],
+        },
+    ]
+    calico_vols = [
+        host_path("lib-modules", "/lib/modules"),
+        host_path("var-run-calico", "/var/run/calico", "DirectoryOrCreate"),
+        host_path("var-lib-calico", "/var/lib/calico", "DirectoryOrCreate"),
+        host_path("xtables-lock", "/run/xtables.lock", "FileOrCreate"),
+        host_path("sys-fs", "/sys/fs/", "DirectoryOrCreate"),
+        host_path("bpffs", "/sys/fs/bpf", "Directory"),
+        host_path("nodeproc", "/proc"),
+        host_path("cni-bin-dir", "/opt/cni/bin", "DirectoryOrCreate"),
+        host_path("cni-net-dir", "/etc/cni/net.d"),
+        host_path("cni-log-dir", "/var/log/calico/cni"),
+        host_path("host-local-net-dir", "/var/lib/cni/networks"),
+        host_path("policysync", "/var/run/nodeagent", "DirectoryOrCreate"),
+    ]
+    calico_tol = [
+        {"effect": "NoSchedule", "operator": "Exists"},
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        {"effect": "NoExecute", "operator": "Exists"},
+    ]
+    cn_rev = rs_hash(c.name, "calico-node")[:9]
+    calico_pods = []
+    for n in c.nodes:
+        p = PodDef(
+            namespace="kube-system",
+            name=f"calico-node-{suffix5(c.name, 'calico-node', n.name)}",
+            node=n.name,
+            ip=n.ip,
+            containers=[calico_node_ct],
+            init_containers=calico_init,
+            labels={
+                "controller-revision-hash": cn_rev,
+                "k8s-app": "calico-node",
+                "pod-template-generation": "1",
+            },
+            owner=owner_ref(c, "apps/v1", "DaemonSet", "calico-node", "kube-system"),
+            host_network=True,
+            volumes=calico_vols,
+            priority_class="system-node-critical",
+            service_account="calico-node",
+            tolerations=calico_tol,
+            node_selector={"kubernetes.io/os": "linux"},
+            created="2026-01-12T03:01:04Z",
+            started="2026-02-14T08:12:03Z",
+            qos="Burstable",
+            extra_spec={"terminationGracePeriodSeconds": 0},
+        )
+        calico_pods.append(p)
+    pods += calico_pods
+    kp_pods = [kube_proxy_pod(c, n.name) for n in c.nodes]
+    pods += kp_pods
+    netshoot_ct = {
+        "command": ["sleep", "infinity"],
+        "image": "nicolaka/netshoot:v0.12",
+        "name": "netshoot",
+    }
+    for pname in ("netdebug04", "netdebug05"):
+        node, ip = wl_ips[pname]
+        pods.append(
+            PodDef(
+                namespace="default",
+                name=pname,
+                node=node,
+                ip=ip,
+                containers=[copy.deepcopy(netshoot_ct)],
+                labels={"app": "netdebug"},
+                annotations=calico_ann(pname, ip),
+                created="2026-02-13T06:41:17Z",
+                started="2026-02-14T08:12:44Z",
+                extra_spec={"nodeSelector": {"kubernetes.io/hostname": node}},
+            )
+        )
+    pod_objs = [pod_object(c, p) for p in pods]
+    pod_objs.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+    by_name = {o["metadata"]["name"]: o for o in pod_objs}
+
+    # nodes
+    imgs_common = [
+        f"registry.k8s.io/kube-proxy:{c.k8s_version}",
+        "registry.k8s.io/pause:3.9",
+        f"docker.io/calico/node:{CALICO_VER}",
+        f"docker.io/calico/cni:{CALICO_VER}",
+    ]
+    node_objs = []
+    for n in c.nodes:
+        addr, _ = calico_addr[n.name]
+        ann = {
+            "projectcalico.org/IPv4Address": f"{addr}/24",
+            "projectcalico.org/IPv4IPIPTunnelAddr": tunnel[n.name],
+            "_reason": "CalicoIsUp",
+            "_message": "Calico is running on this node",
+        }
+        imgs = list(imgs_common)
+        if n.control_plane:
+            imgs += [
+                f"registry.k8s.io/kube-apiserver:{c.k8s_version}",
+                f"registry.k8s.io/kube-controller-manager:{c.k8s_version}",
+                f"registry.k8s.io/kube-scheduler:{c.k8s_version}",
+                "registry.k8s.io/etcd:3.5.9-0",
+                "registry.k8s.io/coredns/coredns:v1.10.1",
+                f"docker.io/calico/kube-controllers:{CALICO_VER}",
+            ]
+        else:
+            imgs += ["nicolaka/netshoot:v0.12", "nvcr.io/nvidia/k8s-device-plugin:v0.14.3"]
+        node_objs.append(node_object(c, n, ann, images_for(imgs)))
+
+    # services / endpointslices
+    kdns_ports = [
+        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+        {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+    ]
+    svc_k = service(
+        c,
+        "default",
+        "kubernetes",
+        "10.96.0.1",
+        [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        None,
+        labels={"component": "apiserver", "provider": "kubernetes"},
+        created="2026-01-12T02:58:33Z",
+    )
+    svc_dns = service(
+        c,
+        "kube-system",
+        "kube-dns",
+        "10.96.0.10",
+        kdns_ports,
+        {"k8s-app": "kube-dns"},
+        labels={
+            "k8s-app": "kube-dns",
+            "kubernetes.io/cluster-service": "true",
+            "kubernetes.io/name": "CoreDNS",
+        },
+        annotations={"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+    )
+    dns_pod_objs = [by_name[p.name] for p in coredns]
+    eps = [
+        endpointslice(
+            c,
+            svc_k,
+            [],
+            [{"name": "https", "port": 6443, "protocol": "TCP"}],
+            addrs=[c.node_ip[master]],
+        ),
+        endpointslice(
+            c,
+            svc_dns,
+            dns_pod_objs,
+            [
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "metrics", "port": 9153, "protocol": "TCP"},
+            ],
+        ),
+    ]
+    eps[0]["metadata"]["labels"] = {"kubernetes.io/service-name": "kubernetes"}
+
+    # workloads
+    ds_cn = workload(
+        c,
+        "DaemonSet",
+        "kube-system",
+        "calico-node",
+        {"k8s-app": "calico-node"},
+        {"k8s-app": "calico-node"},
+        template_of(calico_pods[0]),
+        len(c.nodes),
+        created="2026-01-12T03:01:03Z",
+    )
+    ds_kp = workload(
+        c,
+        "DaemonSet",
+        "kube-system",
+        "kube-proxy",
+        {"k8s-app": "kube-proxy"},
+        {"k8s-app": "kube-proxy"},
+        template_of(kp_pods[0]),
+        len(c.nodes),
+        created="2026-01-12T02:58:35Z",
+    )
+    ds_kp["spec"]["template"]["spec"]["affinity"] = None
+    ds_kp["spec"]["template"]["spec"].pop("affinity")
+    ds_cn["spec"]["template"]["spec"].pop("affinity", None)
+    dep_dns = workload(
+        c,
+        "Deployment",
+        "kube-system",
+        "coredns",
+        {"k8s-app": "kube-dns"},
+        {"k8s-app": "kube-dns"},
+        template_of(coredns[0]),
+        2,
+        created="2026-01-12T02:58:35Z",
+        strategy={
+            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1},
+            "type": "RollingUpdate",
+        },
+    )
+    dep_kc = workload(
+        c,
+        "Deployment",
+        "kube-system",
+        "calico-kube-controllers",
+        {"k8s-app": "calico-kube-controllers"},
+        {"k8s-app": "calico-kube-controllers"},
+        template_of(kc),
+        1,
+        created="2026-01-12T03:01:03Z",
+        strategy={"type": "Recreate"},
+    )
+    # configmaps
+    cms = [
+        configmap(
+            c,
+            "kube-system",
+            "calico-config",
+            {
+                "calico_backend": "bird",
+                "cni_network_config": CALICO_CNI_TEMPLATE,
+                "typha_service_name": "none",
+                "veth_mtu": "0",
+            },
+            created="2026-01-12T03:01:03Z",
+        ),
+        configmap(c, "kube-system", "coredns", {"Corefile": COREFILE}),
+        configmap(
+            c,
+            "kube-system",
+            "kube-proxy",
+            {
+                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr="10.30.0.0/16"),
+                "kubeconfig.conf": KUBE_PROXY_KUBECONFIG.format(api=c.node_ip[master]),
+            },
+            labels={"app": "kube-proxy"},
+        ),
+        configmap(
+            c,
+            "kube-system",
+            "kubeadm-config",
+            {
+                "ClusterConfiguration": (
+                    "apiServer:\n  extraArgs:\n    authorization-mode: Node,RBAC\n"
+                    "  timeoutForControlPlane: 4m0s\napiVersion: kubeadm.k8s.io/v1beta3\n"
+                    "certificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\n"
+                    "controllerManager: {}\ndns: {}\netcd:\n  local:\n    dataDir: /var/lib/etcd\n"
+                    "imageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
+                    f"kubernetesVersion: {c.k8s_version}\nnetworking:\n  dnsDomain: cluster.local\n"
+                    "  podSubnet: 10.30.0.0/16\n  serviceSubnet: 10.96.0.0/12\nscheduler: {}\n"
+                )
+            },
+        ),
+    ]
+    # Calico CRDs
+    pool = {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "IPPool",
+        "metadata": meta(
+            c,
+            "IPPool",
+            "default-ipv4-ippool",
+            None,
+            "2026-01-12T03:01:31Z",
+            annotations={
+                "projectcalico.org/metadata": json.dumps(
+                    {"uid": uid(c.name, "pool-meta"), "creationTimestamp": "2026-01-12T03:01:31Z"},
+                    separators=(",", ":"),
+                )
+            },
+            generation=1,
+        ),
+        "spec": {
+            "allowedUses": ["Workload", "Tunnel"],
+            "blockSize": 26,
+            "cidr": "10.30.0.0/16",
+            "ipipMode": "Always",
+            "natOutgoing": True,
+            "nodeSelector": "all()",
+            "vxlanMode": "Never",
+        },
+    }
+    cnodes = []
+    for n, nobj in zip(c.nodes, node_objs, strict=True):
+        addr, _ = calico_addr[n.name]
+        addresses = [
+            {"address": f"{addr}/24", "type": "CalicoNodeIP"},
+            {"address": n.ip, "type": "InternalIP"},
+        ]
+        cnodes.append(
+            {
+                "apiVersion": "crd.projectcalico.org/v1",
+                "kind": "Node",
+                "metadata": meta(
+                    c,
+                    "CalicoNode",
+                    n.name,
+                    None,
+                    "2026-01-12T03:01:30Z",
+                    labels=nobj["metadata"]["labels"],
+                    annotations={
+                        "projectcalico.org/kube-labels": json.dumps(
+                            nobj["metadata"]["labels"], separators=(",", ":")
+                        )
+                    },
+                    generation=1,
+                ),
+                "spec": {
+                    "addresses": addresses,
+                    "bgp": {"ipv4Address": f"{addr}/24", "ipv4IPIPTunnelAddr": tunnel[n.name]},
+                    "orchRefs": [{"nodeName": n.name, "orchestrator": "k8s"}],
+                },
+                "status": {"podCIDRs": [n.pod_cidr]},
+            }
+        )
+    # events
+    evs = [
+        event(
+            c,
+            "default",
+            "Pod",
+            "netdebug04",
+            "Scheduled",
+            "Successfully assigned default/netdebug04 to l20-gpu-04",
+            "2026-02-13T06:41:17Z",
+            "default-scheduler",
+        ),
+        event(
+            c,
+            "default",
+            "Pod",
+            "netdebug05",
+            "Scheduled",
+            "Successfully assigned default/netdebug05 to l20-gpu-05",
+            "2026-02-13T06:41:17Z",
+            "default-scheduler",
+        ),
+        event(
+            c,
+            "default",
+            "Node",
+            "l20-gpu-05",
+            "Starting",
+            "",
+            "2026-02-14T08:10:11Z",
+            "kube-proxy",
+            "l20-gpu-05",
+        ),
+        event(
+            c,
+            "default",
+            "Node",
+            "l20-gpu-05",
+            "RegisteredNode",
+            "Node l20-gpu-05 event: Registered Node l20-gpu-05 in Controller",
+            "2026-02-14T08:10:20Z",
+            "node-controller",
+        ),
+    ]
+    for pname in ("netdebug04", "netdebug05"):
+        node = wl_ips[pname][0]
+        for reason, msg, ts in (
+            (
+                "Pulled",
+                'Container image "nicolaka/netshoot:v0.12" already present on machine',
+                "2026-02-14T08:12:43Z",
+            ),
+            ("Created", "Created container netshoot", "2026-02-14T08:12:43Z"),
+            ("Started", "Started container netshoot", "2026-02-14T08:12:44Z"),
+        ):
+            evs.append(
+                event(
+                    c,
+                    "default",
+                    "Pod",
+                    pname,
+                    reason,
+                    msg,
+                    ts,
+                    "kubelet",
+                    node,
+                    field_path="spec.containers{netshoot}",
+                )
+            )
+    evs[2]["involvedObject"].pop("namespace")
+    evs[2]["metadata"]["namespace"] = "default"
+    c.objects = {
+        "nodes": node_objs,
+        "pods": pod_objs,
+        "services": [svc_k, svc_dns],
+        "endpointslices.discovery.k8s.io": eps,
+        "daemonsets.apps": [ds_cn, ds_kp],
+        "deployments.apps": [dep_kc, dep_dns],
+        "configmaps": cms,
+        "events": evs,
+        "networkpolicies.networking.k8s.io": [],
+        "ippools.crd.projectcalico.org": [pool],
+        "nodes.crd.projectcalico.org": cnodes,
+    }
+
+    # logs
+    for n, p in zip(c.nodes, calico_pods, strict=True):
+        addr, iface = calico_addr[n.name]
+        others = [o for o in c.nodes if o.name != n.name]
+        c.logs[f"kube-system/{p.name}/calico-node"] = calico_node_log(
+            n.name,
+            addr,
+            iface,
+            tunnel[n.name],
+            CALICO_BLOCK[n.name],
+            [calico_addr[o.name][0] for o in others],
+            first=n.control_plane,
+        )
+    for p in kp_pods:
+        c.logs[f"kube-system/{p.name}/kube-proxy"] = kube_proxy_log(c, p.node)
+    for p in coredns:
+        c.logs[f"kube-system/{p.name}/coredns"] = coredns_log(28)
+    c.logs[f"kube-system/{kc.name}/calico-kube-controllers"] = kube_controllers_log()
+
+    # probes
+    if broken:
+        c.probes["icmp-netdebug04-netdebug05"] = {
+            "from": {"pod": "default/netdebug04"},
+            "to": {"ip": "10.30.229.240"},
+            "kind": "icmp",
+            "attempts": 3,
+            "succeeded": 0,
+            "result": "timeout",
+            "detail": "3 packets transmitted, 0 received, 100% packet loss, time 2043ms",
+            "rttMs": None,
+            "at": "2026-02-14T09:31:02Z",
+        }
+        c.probes["tcp-netdebug04-netdebug05-22"] = {
+            "from": {"pod": "default/netdebug04"},
+            "to": {"ip": "10.30.229.240", "port": 22, "protocol": "TCP"},
+            "kind": "tcp",
+            "attempts": 3,
+            "succeeded": 0,
+            "result": "timeout",
+            "detail": "nc: connect to 10.30.229.240 port 22 (tcp) timed out: Operation in progress",
+            "rttMs": None,
+            "at": "2026-02-14T09:31:09Z",
+        }
+    else:
+        c.probes["icmp-netdebug04-netdebug05"] = {
+            "from": {"pod": "default/netdebug04"},
+            "to": {"ip": "10.30.229.240"},
+            "kind": "icmp",
+            "attempts": 3,
+            "succeeded": 3,
+            "result": "ok",
+            "detail": "3 packets transmitted, 3 received, 0% packet loss, time 2003ms",
+            "rttMs": 0.412,
+            "at": "2026-02-14T09:31:02Z",
+        }
+
+    # node networks
+    svcs = [
+        SvcPort(
+            "default", "kubernetes", "https", "TCP", "10.96.0.1", 443, [(c.node_ip[master], 6443)]
+        ),
+        SvcPort(
+            "kube-system",
+            "kube-dns",
+            "dns",
+            "UDP",
+            "10.96.0.10",
+            53,
+            [(wl_ips["coredns-0"][1], 53), (wl_ips["coredns-1"][1], 53)],
+        ),
+        SvcPort(
+            "kube-system",
+            "kube-dns",
+            "dns-tcp",
+            "TCP",
+            "10.96.0.10",
+            53,
+            [(wl_ips["coredns-0"][1], 53), (wl_ips["coredns-1"][1], 53)],
+        ),
+        SvcPort(
+            "kube-system",
+            "kube-dns",
+            "metrics",
+            "TCP",
+            "10.96.0.10",
+            9153,
+            [(wl_ips["coredns-0"][1], 9153), (wl_ips["coredns-1"][1], 9153)],
+        ),
+    ]
+    wl_pod = {
+        "calico-kube-controllers": kc.name,
+        "coredns-0": coredns[0].name,
+        "coredns-1": coredns[1].name,
+        "netdebug04": "netdebug04",
+        "netdebug05": "netdebug05",
+    }
+    for idx, n in enumerate(c.nodes):
+        links = []
+        if n.name == "l20-gpu-05":
+            ib_addrs = ["10.6.130.201/24"]
+            links.append(
+                Link(
+                    "ibs845f0",
+                    "ib",
+                    mac=None,
+                    mtu=2044,
+                    addrs=ib_addrs,
+                    pci="0000:84:00.0",
+                    guid=IB_GUID,
+                )
+            )
+        links.append(
+            Link("eno1", "nic", mac=NIC_MAC[n.name], addrs=[f"{n.ip}/24"], pci="0000:19:00.0")
+        )
+        links.append(
+            Link(
+                "tunl0",
+                "tunl",
+                mac=f"02:00:00:00:7e:{idx:02x}",
+                mtu=1480,
+                addrs=[f"{tunnel[n.name]}/32"],
+            )
+        )
+        node_pods = []
+        for key, (node, ip) in wl_ips.items():
+            if node != n.name:
+                continue
+            pod_name = wl_pod[key]
+            ns = "default" if key.startswith("netdebug") else "kube-system"
+            node_pods.append(
+                PodNet(
+                    namespace=ns,
+                    name=pod_name,
+                    ip=ip,
+                    prefixlen=32,
+                    host_if=calico_veth(ns, pod_name),
+                    host_mac="ee:ee:ee:ee:ee:ee",
+                    pod_mac="0a:58:"
+                    + ":".join(hexid("mac", pod_name)[i : i + 2] for i in range(0, 8, 2)),
+                    mtu=1480,
+                    gateway="169.254.1.1",
+                    pod_routes=[
+                        "169.254.1.1 dev eth0 scope link",
+                        "default via 169.254.1.1 dev eth0",
+                    ],
+                    capture=key.startswith("netdebug"),
+                )
+            )
+        routes = [
+            "default via 10.6.131.1 dev eno1 proto static",
+            f"blackhole {CALICO_BLOCK[n.name]} proto bird",
+        ]
+        for pn in node_pods:
+            routes.append(f"{pn.ip} dev {pn.host_if} scope link")
+        for o in c.nodes:
+            if o.name == n.name:
+                continue
+            via = calico_addr[o.name][0]
+            routes.append(f"{CALICO_BLOCK[o.name]} via {via} dev tunl0 proto bird onlink")
+        neigh = [f"10.6.131.1 lladdr {GATEWAY_MAC} dev eno1 nud stale"]
+        for o in c.nodes:
+            if o.name != n.name and (o.name != "l20-gpu-05" or not broken):
+                neigh.append(f"{o.ip} lladdr {NIC_MAC[o.name]} dev eno1 nud stale")
+        for pn in node_pods:
+            neigh.append(f"{pn.ip} lladdr {pn.pod_mac} dev {pn.host_if} nud permanent")
+        sysctls = {
+            "net.ipv4.ip_forward": "1",
+            "net.ipv4.conf.default.rp_filter": "2",
+            "net.ipv4.conf.all.rp_filter": "2",
+            "net.ipv4.conf.all.route_localnet": "1",
+            "net.bridge.bridge-nf-call-iptables": "1",
+            "net.ipv4.conf.tunl0.rp_filter": "1",
+        }
+        for pn in node_pods:
+            for k, v in (
+                ("rp_filter", "1"),
+                ("route_localnet", "1"),
+                ("proxy_arp", "1"),
+                ("forwarding", "1"),
+            ):
+                sysctls[f"net.ipv4.conf.{pn.host_if}.{k}"] = v
+            sysctls[f"net.ipv4.neigh.{pn.host_if}.proxy_delay"] = "0"
+            sysctls[f"net.ipv6.conf.{pn.host_if}.disable_ipv6"] = "1"
+        hosts = sorted({calico_addr[o.name][0] for o in c.nodes} | {o.ip for o in c.nodes})
+        ipsets = [
+            ["create", "cali40all-ipam-pools", "hash:net", "family", "inet"],
+            ["add", "cali40all-ipam-pools", "10.30.0.0/16"],
+            ["create", "cali40masq-ipam-pools", "hash:net", "family", "inet"],
+            ["add", "cali40masq-ipam-pools", "10.30.0.0/16"],
+            ["create", "cali40all-hosts-net", "hash:net", "family", "inet"],
+            *(["add", "cali40all-hosts-net", h] for h in hosts),
+        ]
+        workloads = [(pn.host_if, pn.namespace) for pn in node_pods]
+        ipt = kubelet_rules() + kube_proxy_rules(svcs, "10.30.0.0/16") + felix_rules(workloads)
+        cni = {
+            "10-calico.conflist": calico_conflist(n.name),
+            "calico-kubeconfig": calico_kubeconfig("10.96.0.1"),
+        }
+        c.nets.append(
+            NodeNet(n.name, links, node_pods, routes, neigh, [], sysctls, ipsets, ipt, cni)
+        )
+    return c
