@@ -25,6 +25,25 @@ there (each patch is listed in examples/README.md):
   dropped; a key that does not exist in a network namespace is appended (and named in README).
 * ``iptables-save`` header/footer dates are replaced by the bundle's collection time.
 
-Kubernetes JSON, logs, probes and bundle.yaml are written from the Python data in this package and are
+Kubernetes JSON, logs, probes and bundle.yaml are written from each example's plan
+(examples/plans/<name>.yaml and <name>.bundle.yaml) and the Python data in this package, and are
 deterministic (fixed uids, timestamps in Feb 2026, fixed MACs set with ``ip link set address``).
 """
+
+from __future__ import annotations
+
+from netdoctor.lab.examples.calico import calico_cluster
+from netdoctor.lab.examples.flannel import flannel_cluster
+from netdoctor.lab.examples.plan import ExamplePlan
+from netdoctor.lab.objects.cluster import Cluster
+
+__all__ = ["build_cluster"]
+
+
+def build_cluster(plan: ExamplePlan) -> Cluster:
+    """The example's Kubernetes objects, logs, probes and node networks, by its CNI."""
+    if plan.cni == "calico":
+        return calico_cluster(plan)
+    if plan.cni == "flannel":
+        return flannel_cluster()
+    raise ValueError(f"{plan.name}: no builder for cni {plan.cni!r}")

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import copy
-import hashlib
-import ipaddress
 import json
-import re
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +11,9 @@ from netdoctor.lab.objects.meta import klist
 from netdoctor.lab.objects.nodes import k8s_version
 
 
-
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=4, ensure_ascii=False) + "\n")
-
-
 
 
 def write_bundle(c: Cluster, out: Path) -> None:

@@ -1,111 +1,75 @@
-"""Examples 1 and 3: a three-node Calico v3.26 cluster (IPIP), broken or healthy."""
+"""Examples 1 and 3: the Kubernetes objects and logs of a Calico v3.26 cluster (IPIP), from a plan.
+
+The node networks are built in :mod:`calico_net`; the plans are
+examples/plans/calico-ib-autodetect.yaml (calico-node on l20-gpu-05 autodetected its InfiniBand
+address) and examples/plans/healthy-calico.yaml.
+"""
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
-import ipaddress
 import json
-import re
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from netdoctor.lab.examples.calico_logs import CALICO_VER, calico_conflist, calico_node_log, kube_controllers_log
-from netdoctor.lab.examples.netns import Link, NodeNet, PodNet
-from netdoctor.lab.objects.cluster import Cluster, NodeDef, RV
-from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE, COREFILE, KUBE_PROXY_CONF_TMPL, KUBE_PROXY_KUBECONFIG, calico_kubeconfig
+from netdoctor.lab.examples.calico_logs import (
+    CALICO_VER,
+    calico_node_log,
+    kube_controllers_log,
+)
+from netdoctor.lab.examples.calico_net import block_first, calico_nets
+from netdoctor.lab.examples.plan import ExamplePlan
+from netdoctor.lab.objects.cluster import RV, Cluster
+from netdoctor.lab.objects.configs import (
+    CALICO_CNI_TEMPLATE,
+    COREFILE,
+    KUBE_PROXY_CONF_TMPL,
+    KUBE_PROXY_KUBECONFIG,
+)
 from netdoctor.lab.objects.ids import hexid, rs_hash, suffix5, uid
-from netdoctor.lab.objects.kube_system import coredns_log, coredns_pod, kube_proxy_log, kube_proxy_pod, kube_system_pods
+from netdoctor.lab.objects.kube_system import (
+    coredns_log,
+    coredns_pod,
+    kube_proxy_log,
+    kube_proxy_pod,
+    kube_system_pods,
+)
 from netdoctor.lab.objects.meta import meta, owner_ref, tolerations_default
 from netdoctor.lab.objects.nodes import images_for, node_object
 from netdoctor.lab.objects.pods import PodDef, pod_object
 from netdoctor.lab.objects.services import endpointslice, service
-from netdoctor.lab.objects.workloads import cm_env, configmap, event, field_env, host_path, template_of, workload
-from netdoctor.lab.plan import calico_veth
-from netdoctor.lab.rules.felix import felix_rules
-from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules
-from netdoctor.lab.rules.kubelet import kubelet_rules
-
-CALICO_NODES = [
-    NodeDef(
-        "l20-master-01",
-        "10.6.131.10",
-        control_plane=True,
-        pod_cidr="10.30.0.0/24",
-        cpu="32",
-        memory_ki=263_958_608,
-    ),
-    NodeDef("l20-gpu-04", "10.6.131.35", pod_cidr="10.30.1.0/24", gpus=8),
-    NodeDef("l20-gpu-05", "10.6.131.36", pod_cidr="10.30.2.0/24", gpus=8),
-]
-CALICO_BLOCK = {
-    "l20-master-01": "10.30.12.128/26",
-    "l20-gpu-04": "10.30.87.0/26",
-    "l20-gpu-05": "10.30.229.192/26",
-}
-NIC_MAC = {
-    "l20-master-01": "3c:ec:ef:6a:10:0a",
-    "l20-gpu-04": "3c:ec:ef:6a:13:23",
-    "l20-gpu-05": "3c:ec:ef:6a:13:24",
-}
-IB_GUID = "00:00:10:87:fe:80:00:00:00:00:00:00:b8:59:9f:03:00:c4:1e:6a"
-GATEWAY_MAC = "00:1c:73:8e:41:01"
+from netdoctor.lab.objects.workloads import (
+    cm_env,
+    configmap,
+    event,
+    field_env,
+    host_path,
+    template_of,
+    workload,
+)
 
 
-def block_first(block: str) -> str:
-    return str(ipaddress.ip_network(block).network_address)
-
-
-def calico_cluster(broken: bool) -> Cluster:
-    name = "calico-ib-autodetect" if broken else "healthy-calico"
+def calico_cluster(plan: ExamplePlan) -> Cluster:
+    """A three-node Calico v3.26 manifest install (IPIP Always, ``IP=autodetect``)."""
+    nodes = [n.node_def() for n in plan.nodes]
     c = Cluster(
-        name=name,
-        title="l20-gpu",
-        k8s_version="v1.28.6",
-        k8s_minor=28,
-        collected="2026-02-14T09:30:00Z",
-        nodes=copy.deepcopy(CALICO_NODES),
-        node_ip={n.name: n.ip for n in CALICO_NODES},
-        rv=RV(1_204_100),
+        name=plan.name,
+        title=plan.title,
+        k8s_version=plan.kubernetes,
+        k8s_minor=plan.k8s_minor,
+        collected=plan.collected,
+        nodes=nodes,
+        node_ip={n.name: n.ip for n in nodes},
+        rv=RV(plan.first_resource_version),
     )
-    # The healthy cluster is asked about ping only: netshoot runs no sshd, so TCP 22 would be
-    # refused (the network delivers, nothing listens), which is not a healthy answer to give.
-    c.question = (
-        {
-            "from": "default/netdebug04",
-            "to": "default/netdebug05",
-            "port": "22/tcp",
-            "symptom": "跨节点 Pod ping 100% 丢包, TCP 连接超时",
-        }
-        if broken
-        else {
-            "from": "default/netdebug04",
-            "to": "default/netdebug05",
-            "symptom": "维护后检查跨节点 Pod 连通性 / cross-node pod ping check after maintenance",
-        }
-    )
-    calico_addr = {n.name: (n.ip, "eno1") for n in c.nodes}
-    if broken:
-        calico_addr["l20-gpu-05"] = ("10.6.130.201", "ibs845f0")
-    tunnel = {n: block_first(b) for n, b in CALICO_BLOCK.items()}
+    c.question = dict(plan.question)
+    calico_addr = {n.name: (n.cni_ip, n.cni_iface) for n in plan.nodes}
+    tunnel = {n.name: block_first(n.subnet) for n in plan.nodes}
+    pool_cidr = plan.cluster_cidr
 
     # pods
-    master = "l20-master-01"
-    pods: list[PodDef] = kube_system_pods(c, master, "10.30.0.0/16", "10.96.0.0/12")
-    wl_ips = {
-        "calico-kube-controllers": (master, "10.30.12.129"),
-        "coredns-0": (master, "10.30.12.130"),
-        "coredns-1": (master, "10.30.12.131"),
-        "netdebug04": ("l20-gpu-04", "10.30.87.7"),
-        "netdebug05": ("l20-gpu-05", "10.30.229.240"),
-    }
+    master = plan.master
+    pods: list[PodDef] = kube_system_pods(c, master, pool_cidr, plan.service_cidr)
+    wl_ips = {key: (p.node, p.ip) for key, p in plan.pods.items()}
 
     def calico_ann(pod: str, ip: str) -> dict[str, str]:
         return {
@@ -186,7 +150,7 @@ def calico_cluster(broken: bool) -> Cluster:
         cm_env("FELIX_IPINIPMTU", "calico-config", "veth_mtu"),
         cm_env("FELIX_VXLANMTU", "calico-config", "veth_mtu"),
         cm_env("FELIX_WIREGUARDMTU", "calico-config", "veth_mtu"),
-        {"name": "CALICO_IPV4POOL_CIDR", "value": "10.30.0.0/16"},
+        {"name": "CALICO_IPV4POOL_CIDR", "value": pool_cidr},
         {"name": "CALICO_DISABLE_FILE_LOGGING", "value": "true"},
         {"name": "FELIX_DEFAULTENDPOINTTOHOSTACTION", "value": "ACCEPT"},
         {"name": "FELIX_IPV6SUPPORT", "value": "false"},
@@ -392,7 +356,7 @@ def calico_cluster(broken: bool) -> Cluster:
         c,
         "default",
         "kubernetes",
-        "10.96.0.1",
+        plan.service_ip(1),
         [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
         None,
         labels={"component": "apiserver", "provider": "kubernetes"},
@@ -402,7 +366,7 @@ def calico_cluster(broken: bool) -> Cluster:
         c,
         "kube-system",
         "kube-dns",
-        "10.96.0.10",
+        plan.service_ip(10),
         kdns_ports,
         {"k8s-app": "kube-dns"},
         labels={
@@ -507,7 +471,7 @@ def calico_cluster(broken: bool) -> Cluster:
             "kube-system",
             "kube-proxy",
             {
-                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr="10.30.0.0/16"),
+                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr=pool_cidr),
                 "kubeconfig.conf": KUBE_PROXY_KUBECONFIG.format(api=c.node_ip[master]),
             },
             labels={"app": "kube-proxy"},
@@ -524,7 +488,8 @@ def calico_cluster(broken: bool) -> Cluster:
                     "controllerManager: {}\ndns: {}\netcd:\n  local:\n    dataDir: /var/lib/etcd\n"
                     "imageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
                     f"kubernetesVersion: {c.k8s_version}\nnetworking:\n  dnsDomain: cluster.local\n"
-                    "  podSubnet: 10.30.0.0/16\n  serviceSubnet: 10.96.0.0/12\nscheduler: {}\n"
+                    f"  podSubnet: {pool_cidr}\n  serviceSubnet: {plan.service_cidr}\n"
+                    "scheduler: {}\n"
                 )
             },
         ),
@@ -550,7 +515,7 @@ def calico_cluster(broken: bool) -> Cluster:
         "spec": {
             "allowedUses": ["Workload", "Tunnel"],
             "blockSize": 26,
-            "cidr": "10.30.0.0/16",
+            "cidr": pool_cidr,
             "ipipMode": "Always",
             "natOutgoing": True,
             "nodeSelector": "all()",
@@ -598,7 +563,7 @@ def calico_cluster(broken: bool) -> Cluster:
             "Pod",
             "netdebug04",
             "Scheduled",
-            "Successfully assigned default/netdebug04 to l20-gpu-04",
+            f"Successfully assigned default/netdebug04 to {wl_ips['netdebug04'][0]}",
             "2026-02-13T06:41:17Z",
             "default-scheduler",
         ),
@@ -608,7 +573,7 @@ def calico_cluster(broken: bool) -> Cluster:
             "Pod",
             "netdebug05",
             "Scheduled",
-            "Successfully assigned default/netdebug05 to l20-gpu-05",
+            f"Successfully assigned default/netdebug05 to {wl_ips['netdebug05'][0]}",
             "2026-02-13T06:41:17Z",
             "default-scheduler",
         ),
@@ -684,7 +649,7 @@ def calico_cluster(broken: bool) -> Cluster:
             addr,
             iface,
             tunnel[n.name],
-            CALICO_BLOCK[n.name],
+            plan.node(n.name).subnet,
             [calico_addr[o.name][0] for o in others],
             first=n.control_plane,
         )
@@ -694,186 +659,13 @@ def calico_cluster(broken: bool) -> Cluster:
         c.logs[f"kube-system/{p.name}/coredns"] = coredns_log(28)
     c.logs[f"kube-system/{kc.name}/calico-kube-controllers"] = kube_controllers_log()
 
-    # probes
-    if broken:
-        c.probes["icmp-netdebug04-netdebug05"] = {
-            "from": {"pod": "default/netdebug04"},
-            "to": {"ip": "10.30.229.240"},
-            "kind": "icmp",
-            "attempts": 3,
-            "succeeded": 0,
-            "result": "timeout",
-            "detail": "3 packets transmitted, 0 received, 100% packet loss, time 2043ms",
-            "rttMs": None,
-            "at": "2026-02-14T09:31:02Z",
-        }
-        c.probes["tcp-netdebug04-netdebug05-22"] = {
-            "from": {"pod": "default/netdebug04"},
-            "to": {"ip": "10.30.229.240", "port": 22, "protocol": "TCP"},
-            "kind": "tcp",
-            "attempts": 3,
-            "succeeded": 0,
-            "result": "timeout",
-            "detail": "nc: connect to 10.30.229.240 port 22 (tcp) timed out: Operation in progress",
-            "rttMs": None,
-            "at": "2026-02-14T09:31:09Z",
-        }
-    else:
-        c.probes["icmp-netdebug04-netdebug05"] = {
-            "from": {"pod": "default/netdebug04"},
-            "to": {"ip": "10.30.229.240"},
-            "kind": "icmp",
-            "attempts": 3,
-            "succeeded": 3,
-            "result": "ok",
-            "detail": "3 packets transmitted, 3 received, 0% packet loss, time 2003ms",
-            "rttMs": 0.412,
-            "at": "2026-02-14T09:31:02Z",
-        }
+    c.probes = dict(plan.probes)
 
     # node networks
-    svcs = [
-        SvcPort(
-            "default", "kubernetes", "https", "TCP", "10.96.0.1", 443, [(c.node_ip[master], 6443)]
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "dns",
-            "UDP",
-            "10.96.0.10",
-            53,
-            [(wl_ips["coredns-0"][1], 53), (wl_ips["coredns-1"][1], 53)],
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "dns-tcp",
-            "TCP",
-            "10.96.0.10",
-            53,
-            [(wl_ips["coredns-0"][1], 53), (wl_ips["coredns-1"][1], 53)],
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "metrics",
-            "TCP",
-            "10.96.0.10",
-            9153,
-            [(wl_ips["coredns-0"][1], 9153), (wl_ips["coredns-1"][1], 9153)],
-        ),
-    ]
-    wl_pod = {
+    workload_pods = {
         "calico-kube-controllers": kc.name,
         "coredns-0": coredns[0].name,
         "coredns-1": coredns[1].name,
-        "netdebug04": "netdebug04",
-        "netdebug05": "netdebug05",
     }
-    for idx, n in enumerate(c.nodes):
-        links = []
-        if n.name == "l20-gpu-05":
-            ib_addrs = ["10.6.130.201/24"]
-            links.append(
-                Link(
-                    "ibs845f0",
-                    "ib",
-                    mac=None,
-                    mtu=2044,
-                    addrs=ib_addrs,
-                    pci="0000:84:00.0",
-                    guid=IB_GUID,
-                )
-            )
-        links.append(
-            Link("eno1", "nic", mac=NIC_MAC[n.name], addrs=[f"{n.ip}/24"], pci="0000:19:00.0")
-        )
-        links.append(
-            Link(
-                "tunl0",
-                "tunl",
-                mac=f"02:00:00:00:7e:{idx:02x}",
-                mtu=1480,
-                addrs=[f"{tunnel[n.name]}/32"],
-            )
-        )
-        node_pods = []
-        for key, (node, ip) in wl_ips.items():
-            if node != n.name:
-                continue
-            pod_name = wl_pod[key]
-            ns = "default" if key.startswith("netdebug") else "kube-system"
-            node_pods.append(
-                PodNet(
-                    namespace=ns,
-                    name=pod_name,
-                    ip=ip,
-                    prefixlen=32,
-                    host_if=calico_veth(ns, pod_name),
-                    host_mac="ee:ee:ee:ee:ee:ee",
-                    pod_mac="0a:58:"
-                    + ":".join(hexid("mac", pod_name)[i : i + 2] for i in range(0, 8, 2)),
-                    mtu=1480,
-                    gateway="169.254.1.1",
-                    pod_routes=[
-                        "169.254.1.1 dev eth0 scope link",
-                        "default via 169.254.1.1 dev eth0",
-                    ],
-                    capture=key.startswith("netdebug"),
-                )
-            )
-        routes = [
-            "default via 10.6.131.1 dev eno1 proto static",
-            f"blackhole {CALICO_BLOCK[n.name]} proto bird",
-        ]
-        for pn in node_pods:
-            routes.append(f"{pn.ip} dev {pn.host_if} scope link")
-        for o in c.nodes:
-            if o.name == n.name:
-                continue
-            via = calico_addr[o.name][0]
-            routes.append(f"{CALICO_BLOCK[o.name]} via {via} dev tunl0 proto bird onlink")
-        neigh = [f"10.6.131.1 lladdr {GATEWAY_MAC} dev eno1 nud stale"]
-        for o in c.nodes:
-            if o.name != n.name and (o.name != "l20-gpu-05" or not broken):
-                neigh.append(f"{o.ip} lladdr {NIC_MAC[o.name]} dev eno1 nud stale")
-        for pn in node_pods:
-            neigh.append(f"{pn.ip} lladdr {pn.pod_mac} dev {pn.host_if} nud permanent")
-        sysctls = {
-            "net.ipv4.ip_forward": "1",
-            "net.ipv4.conf.default.rp_filter": "2",
-            "net.ipv4.conf.all.rp_filter": "2",
-            "net.ipv4.conf.all.route_localnet": "1",
-            "net.bridge.bridge-nf-call-iptables": "1",
-            "net.ipv4.conf.tunl0.rp_filter": "1",
-        }
-        for pn in node_pods:
-            for k, v in (
-                ("rp_filter", "1"),
-                ("route_localnet", "1"),
-                ("proxy_arp", "1"),
-                ("forwarding", "1"),
-            ):
-                sysctls[f"net.ipv4.conf.{pn.host_if}.{k}"] = v
-            sysctls[f"net.ipv4.neigh.{pn.host_if}.proxy_delay"] = "0"
-            sysctls[f"net.ipv6.conf.{pn.host_if}.disable_ipv6"] = "1"
-        hosts = sorted({calico_addr[o.name][0] for o in c.nodes} | {o.ip for o in c.nodes})
-        ipsets = [
-            ["create", "cali40all-ipam-pools", "hash:net", "family", "inet"],
-            ["add", "cali40all-ipam-pools", "10.30.0.0/16"],
-            ["create", "cali40masq-ipam-pools", "hash:net", "family", "inet"],
-            ["add", "cali40masq-ipam-pools", "10.30.0.0/16"],
-            ["create", "cali40all-hosts-net", "hash:net", "family", "inet"],
-            *(["add", "cali40all-hosts-net", h] for h in hosts),
-        ]
-        workloads = [(pn.host_if, pn.namespace) for pn in node_pods]
-        ipt = kubelet_rules() + kube_proxy_rules(svcs, "10.30.0.0/16") + felix_rules(workloads)
-        cni = {
-            "10-calico.conflist": calico_conflist(n.name),
-            "calico-kubeconfig": calico_kubeconfig("10.96.0.1"),
-        }
-        c.nets.append(
-            NodeNet(n.name, links, node_pods, routes, neigh, [], sysctls, ipsets, ipt, cni)
-        )
+    c.nets = calico_nets(plan, workload_pods)
     return c

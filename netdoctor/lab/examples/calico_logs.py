@@ -2,25 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import copy
-import hashlib
-import ipaddress
-import json
-import re
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE
-
-
-
 
 CALICO_VER = "v3.26.1"
 

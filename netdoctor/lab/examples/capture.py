@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import copy
-import hashlib
-import ipaddress
 import json
 import re
-import shutil
-import subprocess
-import sys
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netdoctor.lab.examples.bundle import write_json
 from netdoctor.lab.examples.netns import Link, NodeNet, run
-
 
 VOLATILE_SYSCTLS = {
     "fs.dentry-state",
@@ -31,8 +21,6 @@ VOLATILE_SYSCTLS = {
     "kernel.random.entropy_avail",
     "kernel.random.uuid",
 }
-
-
 
 
 def ip_json(ns: str, *args: str) -> Any:

@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-import base64
-import copy
-import hashlib
 import ipaddress
 import json
-import re
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from netdoctor.lab.examples.netns import Link, NodeNet, PodNet
-from netdoctor.lab.objects.cluster import Cluster, NodeDef, RV
-from netdoctor.lab.objects.configs import COREFILE, FLANNEL_CNI_CONF, FLANNEL_NET_CONF, KUBE_PROXY_CONF_TMPL, KUBE_PROXY_KUBECONFIG
+from netdoctor.lab.objects.cluster import RV, Cluster, NodeDef
+from netdoctor.lab.objects.configs import (
+    COREFILE,
+    FLANNEL_CNI_CONF,
+    FLANNEL_NET_CONF,
+    KUBE_PROXY_CONF_TMPL,
+    KUBE_PROXY_KUBECONFIG,
+)
 from netdoctor.lab.objects.ids import hexid, rs_hash, suffix5
-from netdoctor.lab.objects.kube_system import coredns_log, coredns_pod, kube_proxy_log, kube_proxy_pod, kube_system_pods
+from netdoctor.lab.objects.kube_system import (
+    coredns_log,
+    coredns_pod,
+    kube_proxy_log,
+    kube_proxy_pod,
+    kube_system_pods,
+)
 from netdoctor.lab.objects.meta import owner_ref
 from netdoctor.lab.objects.nodes import images_for, node_object
 from netdoctor.lab.objects.pods import PodDef, pod_object
 from netdoctor.lab.objects.services import endpointslice, service
-from netdoctor.lab.objects.workloads import configmap, event, field_env, host_path, template_of, workload
+from netdoctor.lab.objects.workloads import (
+    configmap,
+    event,
+    field_env,
+    host_path,
+    template_of,
+    workload,
+)
 from netdoctor.lab.rules.flannel import flannel_rules
 from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules
 from netdoctor.lab.rules.kubelet import kubelet_rules
-
-
-
 
 FLANNEL_VER = "v0.24.2"
 VTEP_MAC = {"k8s-master1": "6e:1f:4b:0a:92:c1", "k8s-node1": "8a:3d:27:e5:50:7b"}

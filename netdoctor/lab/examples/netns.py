@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import copy
-import hashlib
-import ipaddress
 import json
 import re
-import shutil
 import subprocess
-import sys
-import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 
 PREFIX = "ndex-"
 WIRE = f"{PREFIX}wire"
-
-
 
 
 def run(cmd: list[str], ns: str | None = None, check: bool = True, stdin: str | None = None) -> str:
@@ -30,8 +17,6 @@ def run(cmd: list[str], ns: str | None = None, check: bool = True, stdin: str | 
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(full)}: {r.stderr.strip()}")
     return r.stdout
-
-
 
 
 @dataclass

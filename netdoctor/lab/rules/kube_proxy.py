@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -290,3 +291,30 @@ def kube_proxy_rules(svcs: list[SvcPort], cluster_cidr: str) -> list[list[str]]:
         ]
     )
     return r + chains + rules
+
+
+def kubeadm_service_ports(
+    service_ip: Callable[[int], str], api: str, dns: tuple[str, str]
+) -> list[SvcPort]:
+    """The Service ports every kubeadm cluster has: default/kubernetes and kube-system/kube-dns.
+
+    ``service_ip(n)`` is the n-th address of the Service CIDR (kubernetes is 1, kube-dns 10),
+    ``api`` the API server's address, ``dns`` the two CoreDNS pods' addresses.
+    """
+    kdns = service_ip(10)
+    return [
+        SvcPort("default", "kubernetes", "https", "TCP", service_ip(1), 443, [(api, 6443)]),
+        SvcPort("kube-system", "kube-dns", "dns", "UDP", kdns, 53, [(dns[0], 53), (dns[1], 53)]),
+        SvcPort(
+            "kube-system", "kube-dns", "dns-tcp", "TCP", kdns, 53, [(dns[0], 53), (dns[1], 53)]
+        ),
+        SvcPort(
+            "kube-system",
+            "kube-dns",
+            "metrics",
+            "TCP",
+            kdns,
+            9153,
+            [(dns[0], 9153), (dns[1], 9153)],
+        ),
+    ]
