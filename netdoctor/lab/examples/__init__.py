@@ -45,5 +45,5 @@ def build_cluster(plan: ExamplePlan) -> Cluster:
     if plan.cni == "calico":
         return calico_cluster(plan)
     if plan.cni == "flannel":
-        return flannel_cluster()
+        return flannel_cluster(plan)
     raise ValueError(f"{plan.name}: no builder for cni {plan.cni!r}")

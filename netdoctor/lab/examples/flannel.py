@@ -1,12 +1,18 @@
-"""Example 2: flannel v0.24 on two VirtualBox VMs that both picked the NAT adapter."""
+"""Example 2: flannel v0.24 on two VirtualBox VMs that both picked the NAT adapter, from its plan.
+
+The plan is examples/plans/flannel-virtualbox-nat.yaml; this module adds what kube-flannel.yml
+v0.24 and kubeadm v1.29 would have written (objects, logs, flannel.1, cni0, the rules).
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+from typing import Any
 
 from netdoctor.lab.examples.netns import Link, NodeNet, PodNet
-from netdoctor.lab.objects.cluster import RV, Cluster, NodeDef
+from netdoctor.lab.examples.plan import ExamplePlan, NodeSpec
+from netdoctor.lab.objects.cluster import RV, Cluster
 from netdoctor.lab.objects.configs import (
     COREFILE,
     FLANNEL_CNI_CONF,
@@ -35,58 +41,34 @@ from netdoctor.lab.objects.workloads import (
     workload,
 )
 from netdoctor.lab.rules.flannel import flannel_rules
-from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules
+from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules, kubeadm_service_ports
 from netdoctor.lab.rules.kubelet import kubelet_rules
 
 FLANNEL_VER = "v0.24.2"
-VTEP_MAC = {"k8s-master1": "6e:1f:4b:0a:92:c1", "k8s-node1": "8a:3d:27:e5:50:7b"}
-VBOX_MAC = {
-    "k8s-master1": ("08:00:27:3a:6b:11", "08:00:27:c4:1d:21"),
-    "k8s-node1": ("08:00:27:8e:02:12", "08:00:27:5f:a9:22"),
-}
 
 
-def flannel_cluster() -> Cluster:
-    nodes = [
-        NodeDef(
-            "k8s-master1",
-            "192.168.56.101",
-            control_plane=True,
-            pod_cidr="10.244.0.0/24",
-            cpu="2",
-            memory_ki=4_015_480,
-            os_image="Ubuntu 22.04.4 LTS",
-            kernel="5.15.0-97-generic",
-        ),
-        NodeDef(
-            "k8s-node1",
-            "192.168.56.102",
-            pod_cidr="10.244.1.0/24",
-            cpu="2",
-            memory_ki=4_015_480,
-            os_image="Ubuntu 22.04.4 LTS",
-            kernel="5.15.0-97-generic",
-        ),
-    ]
+def flannel_cluster(plan: ExamplePlan) -> Cluster:
+    """flannel v0.24 (``--ip-masq --kube-subnet-mgr``, vxlan) on kubeadm, from the plan."""
+    nodes = [n.node_def() for n in plan.nodes]
     c = Cluster(
-        name="flannel-virtualbox-nat",
-        title="vbox-lab",
-        k8s_version="v1.29.1",
-        k8s_minor=29,
-        collected="2026-02-14T09:30:00Z",
+        name=plan.name,
+        title=plan.title,
+        k8s_version=plan.kubernetes,
+        k8s_minor=plan.k8s_minor,
+        collected=plan.collected,
         nodes=nodes,
         node_ip={n.name: n.ip for n in nodes},
-        rv=RV(48_200),
+        rv=RV(plan.first_resource_version),
         fdb=True,
     )
-    c.question = {
-        "to": "192.168.56.102",
-        "port": "30309/tcp",
-        "symptom": "NodePort 30309 times out from the master; cross-node pod traffic times out",
-    }
-    master = "k8s-master1"
-    pods = kube_system_pods(c, master, "10.244.0.0/16", "10.96.0.0/12")
-    coredns = [coredns_pod(c, master, f"10.244.0.{i + 2}", i, {}) for i in range(2)]
+    c.question = dict(plan.question)
+    cidr = plan.cluster_cidr
+    master = plan.master
+    pods = kube_system_pods(c, master, cidr, plan.service_cidr)
+    coredns = [
+        coredns_pod(c, plan.pods[f"coredns-{i}"].node, plan.pods[f"coredns-{i}"].ip, i, {})
+        for i in range(2)
+    ]
     pods += coredns
     kp_pods = [kube_proxy_pod(c, n.name) for n in nodes]
     pods += kp_pods
@@ -200,8 +182,8 @@ def flannel_cluster() -> Cluster:
     nginx = PodDef(
         namespace="default",
         name=f"{nginx_rs}-{suffix5(c.name, 'nginx')}",
-        node="k8s-node1",
-        ip="10.244.1.2",
+        node=plan.pods["nginx"].node,
+        ip=plan.pods["nginx"].ip,
         containers=[
             {
                 "image": "nginx:1.25.3",
@@ -223,11 +205,11 @@ def flannel_cluster() -> Cluster:
     for n in nodes:
         ann = {
             "flannel.alpha.coreos.com/backend-data": json.dumps(
-                {"VNI": 1, "VtepMAC": VTEP_MAC[n.name]}, separators=(",", ":")
+                {"VNI": 1, "VtepMAC": plan.node(n.name).vtep_mac}, separators=(",", ":")
             ),
             "flannel.alpha.coreos.com/backend-type": "vxlan",
             "flannel.alpha.coreos.com/kube-subnet-manager": "true",
-            "flannel.alpha.coreos.com/public-ip": "10.0.2.15",
+            "flannel.alpha.coreos.com/public-ip": plan.node(n.name).cni_ip,
             "_reason": "FlannelIsUp",
             "_message": "Flannel is running on this node",
         }
@@ -259,7 +241,7 @@ def flannel_cluster() -> Cluster:
         c,
         "default",
         "kubernetes",
-        "10.96.0.1",
+        plan.service_ip(1),
         [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
         None,
         labels={"component": "apiserver", "provider": "kubernetes"},
@@ -269,7 +251,7 @@ def flannel_cluster() -> Cluster:
         c,
         "kube-system",
         "kube-dns",
-        "10.96.0.10",
+        plan.service_ip(10),
         kdns_ports,
         {"k8s-app": "kube-dns"},
         labels={
@@ -396,7 +378,7 @@ def flannel_cluster() -> Cluster:
             "kube-system",
             "kube-proxy",
             {
-                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr="10.244.0.0/16"),
+                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr=cidr),
                 "kubeconfig.conf": KUBE_PROXY_KUBECONFIG.format(api=c.node_ip[master]),
             },
             labels={"app": "kube-proxy"},
@@ -414,7 +396,8 @@ def flannel_cluster() -> Cluster:
                     "controllerManager: {}\ndns: {}\netcd:\n  local:\n    dataDir: /var/lib/etcd\n"
                     "imageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
                     f"kubernetesVersion: {c.k8s_version}\nnetworking:\n  dnsDomain: cluster.local\n"
-                    "  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/12\nscheduler: {}\n"
+                    f"  podSubnet: {cidr}\n  serviceSubnet: {plan.service_cidr}\n"
+                    "scheduler: {}\n"
                 )
             },
             created="2026-01-20T11:01:34Z",
@@ -427,7 +410,7 @@ def flannel_cluster() -> Cluster:
             "Pod",
             nginx.name,
             "Scheduled",
-            f"Successfully assigned default/{nginx.name} to k8s-node1",
+            f"Successfully assigned default/{nginx.name} to {nginx.node}",
             "2026-02-13T15:22:09Z",
             "default-scheduler",
         ),
@@ -440,7 +423,7 @@ def flannel_cluster() -> Cluster:
             'Container image "nginx:1.25.3" already present on machine',
             "2026-02-14T08:12:47Z",
             "kubelet",
-            "k8s-node1",
+            nginx.node,
             field_path="spec.containers{nginx}",
         ),
         event(
@@ -452,7 +435,7 @@ def flannel_cluster() -> Cluster:
             "Started container nginx",
             "2026-02-14T08:12:48Z",
             "kubelet",
-            "k8s-node1",
+            nginx.node,
             field_path="spec.containers{nginx}",
         ),
     ]
@@ -468,162 +451,118 @@ def flannel_cluster() -> Cluster:
         "networkpolicies.networking.k8s.io": [],
     }
     for n, p in zip(nodes, fl_pods, strict=True):
-        c.logs[f"kube-flannel/{p.name}/kube-flannel"] = flannel_log(n, nodes)
+        c.logs[f"kube-flannel/{p.name}/kube-flannel"] = flannel_log(plan.node(n.name), plan.nodes)
     for p in kp_pods:
         c.logs[f"kube-system/{p.name}/kube-proxy"] = kube_proxy_log(c, p.node)
     for p in coredns:
         c.logs[f"kube-system/{p.name}/coredns"] = coredns_log(29)
-    c.probes["tcp-master-nodeport-30309"] = {
-        "from": {"node": "k8s-master1"},
-        "to": {"ip": "192.168.56.102", "port": 30309, "protocol": "TCP"},
-        "kind": "tcp",
-        "attempts": 3,
-        "succeeded": 0,
-        "result": "timeout",
-        "detail": "curl: (28) Failed to connect to 192.168.56.102 port 30309 after 10001 ms: "
-        "Timeout was reached",
-        "rttMs": None,
-        "at": "2026-02-14T09:31:15Z",
-    }
+    c.probes = dict(plan.probes)
 
+    nginx_ip = plan.pods["nginx"].ip
+    dns = (plan.pods["coredns-0"].ip, plan.pods["coredns-1"].ip)
     svcs = [
-        SvcPort(
-            "default", "kubernetes", "https", "TCP", "10.96.0.1", 443, [(c.node_ip[master], 6443)]
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "dns",
-            "UDP",
-            "10.96.0.10",
-            53,
-            [("10.244.0.2", 53), ("10.244.0.3", 53)],
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "dns-tcp",
-            "TCP",
-            "10.96.0.10",
-            53,
-            [("10.244.0.2", 53), ("10.244.0.3", 53)],
-        ),
-        SvcPort(
-            "kube-system",
-            "kube-dns",
-            "metrics",
-            "TCP",
-            "10.96.0.10",
-            9153,
-            [("10.244.0.2", 9153), ("10.244.0.3", 9153)],
-        ),
-        SvcPort(
-            "default",
-            "nginx-svc",
-            "",
-            "TCP",
-            "10.105.38.214",
-            80,
-            [("10.244.1.2", 80)],
-            node_port=30309,
-        ),
+        *kubeadm_service_ports(plan.service_ip, c.node_ip[master], dns),
+        SvcPort("default", "nginx-svc", "", "TCP", "10.105.38.214", 80, [(nginx_ip, 80)], 30309),
     ]
-    for n in nodes:
-        other = next(o for o in nodes if o.name != n.name)
-        nat_mac, host_mac = VBOX_MAC[n.name]
-        sub = n.pod_cidr
-        gw = str(ipaddress.ip_network(sub).network_address + 1)
-        links = [
-            Link("enp0s3", "nic", mac=nat_mac, addrs=["10.0.2.15/24"], pci="0000:00:03.0"),
-            Link("enp0s8", "nic", mac=host_mac, addrs=[f"{n.ip}/24"], pci="0000:00:08.0"),
-            Link(
-                "flannel.1",
-                "vxlan",
-                mac=VTEP_MAC[n.name],
-                mtu=1450,
-                addrs=[f"{ipaddress.ip_network(sub).network_address}/32"],
-                vxlan=[
-                    "id",
-                    "1",
-                    "local",
-                    "10.0.2.15",
-                    "dev",
-                    "enp0s3",
-                    "dstport",
-                    "8472",
-                    "nolearning",
-                ],
-            ),
-            Link(
-                "cni0",
-                "bridge",
-                mac="b2:4e:" + ":".join(hexid("cni0", n.name)[i : i + 2] for i in range(0, 8, 2)),
-                mtu=1450,
-                addrs=[f"{gw}/24"],
-            ),
-        ]
-        node_pods = []
-        local = [
-            o
-            for o in pod_objs
-            if o["spec"]["nodeName"] == n.name and not o["spec"].get("hostNetwork")
-        ]
-        for o in local:
-            pname = o["metadata"]["name"]
-            node_pods.append(
-                PodNet(
-                    namespace=o["metadata"]["namespace"],
-                    name=pname,
-                    ip=o["status"]["podIP"],
-                    prefixlen=24,
-                    host_if="veth" + hexid("veth", pname)[:8],
-                    host_mac="4e:"
-                    + ":".join(hexid("hm", pname)[i : i + 2] for i in range(0, 10, 2)),
-                    pod_mac="0a:"
-                    + ":".join(hexid("pm", pname)[i : i + 2] for i in range(0, 10, 2)),
-                    mtu=1450,
-                    gateway=gw,
-                    bridge="cni0",
-                    pod_routes=[f"10.244.0.0/16 via {gw} dev eth0", f"default via {gw} dev eth0"],
-                    capture=pname == nginx.name,
-                )
-            )
-        osub = other.pod_cidr
-        onet = str(ipaddress.ip_network(osub).network_address)
-        routes = [
-            "default via 10.0.2.2 dev enp0s3 proto dhcp src 10.0.2.15 metric 100",
-            "10.0.2.2 dev enp0s3 proto dhcp scope link src 10.0.2.15 metric 100",
-            f"{osub} via {onet} dev flannel.1 onlink",
-        ]
-        neigh = [
-            f"{onet} lladdr {VTEP_MAC[other.name]} dev flannel.1 nud permanent",
-            "10.0.2.2 lladdr 52:54:00:12:35:02 dev enp0s3 nud stale",
-            f"{other.ip} lladdr {VBOX_MAC[other.name][1]} dev enp0s8 nud stale",
-            "192.168.56.1 lladdr 0a:00:27:00:00:00 dev enp0s8 nud stale",
-        ]
-        for pn in node_pods:
-            neigh.append(f"{pn.ip} lladdr {pn.pod_mac} dev cni0 nud stale")
-        fdb = [f"{VTEP_MAC[other.name]} dev flannel.1 dst 10.0.2.15 self permanent"]
-        sysctls = {
-            "net.ipv4.ip_forward": "1",
-            "net.ipv4.conf.default.rp_filter": "2",
-            "net.ipv4.conf.all.rp_filter": "2",
-            "net.ipv4.conf.all.route_localnet": "1",
-            "net.bridge.bridge-nf-call-iptables": "1",
-            "net.bridge.bridge-nf-call-ip6tables": "1",
-        }
-        ipt = (
-            kubelet_rules()
-            + kube_proxy_rules(svcs, "10.244.0.0/16")
-            + flannel_rules("10.244.0.0/16", sub)
-        )
-        cni = {"10-flannel.conflist": FLANNEL_CNI_CONF}
-        c.nets.append(NodeNet(n.name, links, node_pods, routes, neigh, fdb, sysctls, [], ipt, cni))
+    captured = {nginx.name} if plan.pods["nginx"].capture else set()
+    c.nets = [_node_net(plan, spec, pod_objs, captured, svcs) for spec in plan.nodes]
     return c
 
 
-def flannel_log(n: NodeDef, nodes: list[NodeDef]) -> str:
+def _node_net(
+    plan: ExamplePlan,
+    spec: NodeSpec,
+    pod_objs: list[dict[str, Any]],
+    captured: set[str],
+    svcs: list[SvcPort],
+) -> NodeNet:
+    """flannel.1, cni0, the pods' veths, the peer's route/neighbour/FDB entry, the rules."""
+    n = spec
+    cidr = plan.cluster_cidr
+    other = next(o for o in plan.nodes if o.name != n.name)
+    sub = n.pod_cidr
+    gw = str(ipaddress.ip_network(sub).network_address + 1)
+    links = [lk.link() for lk in n.links]
+    links += [
+        Link(
+            "flannel.1",
+            "vxlan",
+            mac=n.vtep_mac,
+            mtu=1450,
+            addrs=[f"{ipaddress.ip_network(sub).network_address}/32"],
+            vxlan=[
+                "id",
+                "1",
+                "local",
+                n.cni_ip,
+                "dev",
+                n.cni_iface,
+                "dstport",
+                "8472",
+                "nolearning",
+            ],
+        ),
+        Link(
+            "cni0",
+            "bridge",
+            mac="b2:4e:" + ":".join(hexid("cni0", n.name)[i : i + 2] for i in range(0, 8, 2)),
+            mtu=1450,
+            addrs=[f"{gw}/24"],
+        ),
+    ]
+    node_pods = []
+    local = [
+        o for o in pod_objs if o["spec"]["nodeName"] == n.name and not o["spec"].get("hostNetwork")
+    ]
+    for o in local:
+        pname = o["metadata"]["name"]
+        node_pods.append(
+            PodNet(
+                namespace=o["metadata"]["namespace"],
+                name=pname,
+                ip=o["status"]["podIP"],
+                prefixlen=24,
+                host_if="veth" + hexid("veth", pname)[:8],
+                host_mac="4e:" + ":".join(hexid("hm", pname)[i : i + 2] for i in range(0, 10, 2)),
+                pod_mac="0a:" + ":".join(hexid("pm", pname)[i : i + 2] for i in range(0, 10, 2)),
+                mtu=1450,
+                gateway=gw,
+                bridge="cni0",
+                pod_routes=[f"{cidr} via {gw} dev eth0", f"default via {gw} dev eth0"],
+                capture=pname in captured,
+            )
+        )
+    osub = other.pod_cidr
+    onet = str(ipaddress.ip_network(osub).network_address)
+    routes = [*plan.underlay_routes, f"{osub} via {onet} dev flannel.1 onlink"]
+    other_link = other.link_with(other.ip)
+    neigh = [
+        f"{onet} lladdr {other.vtep_mac} dev flannel.1 nud permanent",
+        *plan.underlay_neighbours,
+        f"{other.ip} lladdr {other_link.mac} dev {other_link.name} nud stale",
+    ]
+    for pn in node_pods:
+        neigh.append(f"{pn.ip} lladdr {pn.pod_mac} dev cni0 nud stale")
+    fdb = [f"{other.vtep_mac} dev flannel.1 dst {other.cni_ip} self permanent"]
+    sysctls = {
+        "net.ipv4.ip_forward": "1",
+        "net.ipv4.conf.default.rp_filter": "2",
+        "net.ipv4.conf.all.rp_filter": "2",
+        "net.ipv4.conf.all.route_localnet": "1",
+        "net.bridge.bridge-nf-call-iptables": "1",
+        "net.bridge.bridge-nf-call-ip6tables": "1",
+    }
+    ipt = kubelet_rules() + kube_proxy_rules(svcs, cidr) + flannel_rules(cidr, sub)
+    cni = {"10-flannel.conflist": FLANNEL_CNI_CONF}
+    return NodeNet(n.name, links, node_pods, routes, neigh, fdb, sysctls, [], ipt, cni)
+
+
+def flannel_log(n: NodeSpec, nodes: tuple[NodeSpec, ...]) -> str:
+    """kube-flannel's log on node ``n``: it found ``n.cni_iface`` and learnt the peer's lease."""
     d = "I0214 08:11:0"
+    peer = next(o for o in nodes if o.name != n.name)
+    peer_net = int(ipaddress.ip_network(peer.pod_cidr).network_address)
+    peer_ip = int(ipaddress.ip_address(peer.cni_ip))
     lines = [
         f"{d}5.212604       1 main.go:210] CLI flags config: {{etcdEndpoints:http://127.0.0.1:"
         "4001,http://127.0.0.1:2379 etcdPrefix:/coreos.com/network etcdKeyfile: etcdCertfile: "
@@ -650,17 +589,18 @@ def flannel_log(n: NodeDef, nodes: list[NodeDef]) -> str:
         f"{d}6.227627       1 main.go:233] Installing signal handlers",
         f"{d}6.227763       1 main.go:542] Found network config - Backend type: vxlan",
         f"{d}6.227789       1 match.go:206] Determining IP address of default interface",
-        f"{d}6.228231       1 match.go:259] Using interface with name enp0s3 and address 10.0.2.15",
+        f"{d}6.228231       1 match.go:259] Using interface with name {n.cni_iface} and address "
+        f"{n.cni_ip}",
         f"{d}6.228262       1 match.go:281] Defaulting external address to interface address "
-        "(10.0.2.15)",
+        f"({n.cni_ip})",
         f"{d}6.228330       1 vxlan.go:141] VXLAN config: VNI=1 Port=0 GBP=false "
         "Learning=false DirectRouting=false",
         f"{d}6.231017       1 kube.go:621] List of node({n.name}) annotation: "
         'map[string]string{"flannel.alpha.coreos.com/backend-data":"{\\"VNI\\":1,'
-        f'\\"VtepMAC\\":\\"{VTEP_MAC[n.name]}\\"}}", '
+        f'\\"VtepMAC\\":\\"{n.vtep_mac}\\"}}", '
         '"flannel.alpha.coreos.com/backend-type":"vxlan", '
         '"flannel.alpha.coreos.com/kube-subnet-manager":"true", '
-        '"flannel.alpha.coreos.com/public-ip":"10.0.2.15", '
+        f'"flannel.alpha.coreos.com/public-ip":"{n.cni_ip}", '
         '"kubeadm.alpha.kubernetes.io/cri-socket":"unix:///var/run/containerd/containerd.sock", '
         '"node.alpha.kubernetes.io/ttl":"0", '
         '"volumes.kubernetes.io/controller-managed-attach-detach":"true"}',
@@ -673,16 +613,16 @@ def flannel_log(n: NodeDef, nodes: list[NodeDef]) -> str:
         f"{d}6.236218       1 vxlan_network.go:65] watching for new subnet leases",
         d + "6.236243       1 subnet.go:160] Batch elem [0] is { lease.Event{Type:0, "
         "Lease:lease.Lease{EnableIPv4:true, EnableIPv6:false, Subnet:ip.IP4Net{IP:"
-        + ("0xaf40100" if n.name == "k8s-master1" else "0xaf40000")
+        + hex(peer_net)
         + ", PrefixLen:0x18}, IPv6Subnet:ip.IP6Net{IP:(*ip.IP6)(nil), PrefixLen:0x0}, "
-        "Attrs:lease.LeaseAttrs{PublicIP:0xa00020f, PublicIPv6:(*ip.IP6)(nil), "
+        f"Attrs:lease.LeaseAttrs{{PublicIP:{hex(peer_ip)}, PublicIPv6:(*ip.IP6)(nil), "
         'BackendType:"vxlan", BackendData:json.RawMessage{0x7b, 0x22, 0x56, 0x4e, 0x49, 0x22, '
         "0x3a, 0x31, 0x7d}, BackendV6Data:json.RawMessage(nil)}, Expiration:time.Date(1, "
         "time.January, 1, 0, 0, 0, 0, time.UTC), Asof:0}} }",
         f"{d}6.236312       1 vxlan_network.go:100] Received Subnet Event with VxLan: "
-        "BackendType: vxlan, PublicIP: 10.0.2.15, PublicIPv6: (nil), BackendData: "
+        f"BackendType: vxlan, PublicIP: {peer.cni_ip}, PublicIPv6: (nil), BackendData: "
         '{"VNI":1,"VtepMAC":"'
-        f'{VTEP_MAC[next(o.name for o in nodes if o.name != n.name)]}"}}, BackendV6Data: (nil)',
+        f'{peer.vtep_mac}"}}, BackendV6Data: (nil)',
         f"{d}6.264781       1 main.go:459] Waiting for all goroutines to exit",
         f"{d}6.266702       1 iptables.go:283] bootstrap done",
         f"{d}6.277943       1 iptables.go:283] bootstrap done",
