@@ -7,16 +7,16 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
+from netdoctor.lab.run import run as lab_run
+
 PREFIX = "ndex-"
 WIRE = f"{PREFIX}wire"
 
 
 def run(cmd: list[str], ns: str | None = None, check: bool = True, stdin: str | None = None) -> str:
+    """The lab's ``run`` (LabError naming the command on failure), inside ``ns`` if given."""
     full = ["ip", "netns", "exec", ns, *cmd] if ns else cmd
-    r = subprocess.run(full, capture_output=True, text=True, input=stdin, check=False)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(full)}: {r.stderr.strip()}")
-    return r.stdout
+    return lab_run(full, stdin=stdin, check=check)
 
 
 @dataclass
