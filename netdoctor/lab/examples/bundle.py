@@ -10,6 +10,8 @@ from netdoctor.lab.objects.cluster import Cluster
 from netdoctor.lab.objects.meta import klist
 from netdoctor.lab.objects.nodes import k8s_version
 
+__all__ = ["validate", "write_bundle", "write_json"]
+
 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

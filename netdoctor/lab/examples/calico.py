@@ -47,6 +47,8 @@ from netdoctor.lab.objects.workloads import (
     workload,
 )
 
+__all__ = ["calico_cluster"]
+
 
 def calico_cluster(plan: ExamplePlan) -> Cluster:
     """A three-node Calico v3.26 manifest install (IPIP Always, ``IP=autodetect``)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE
 
+__all__ = ["CALICO_VER", "calico_conflist", "calico_node_log", "kube_controllers_log"]
+
 CALICO_VER = "v3.26.1"
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from netdoctor.lab.examples.bundle import write_json
 from netdoctor.lab.examples.netns import Link, NodeNet, run
 
+__all__ = ["VOLATILE_SYSCTLS", "capture_node", "ip_json", "patch_links"]
+
 VOLATILE_SYSCTLS = {
     "fs.dentry-state",
     "fs.file-nr",

@@ -44,6 +44,8 @@ from netdoctor.lab.rules.flannel import flannel_rules
 from netdoctor.lab.rules.kube_proxy import SvcPort, kube_proxy_rules, kubeadm_service_ports
 from netdoctor.lab.rules.kubelet import kubelet_rules
 
+__all__ = ["FLANNEL_VER", "flannel_cluster", "flannel_log"]
+
 FLANNEL_VER = "v0.24.2"
 
 

@@ -9,6 +9,20 @@ from dataclasses import dataclass, field
 
 from netdoctor.lab.run import run as lab_run
 
+__all__ = [
+    "PREFIX",
+    "WIRE",
+    "Lab",
+    "Link",
+    "NodeNet",
+    "PodNet",
+    "build_node",
+    "ib_link_local",
+    "remove_stale",
+    "run",
+    "shquote",
+]
+
 PREFIX = "ndex-"
 WIRE = f"{PREFIX}wire"
 

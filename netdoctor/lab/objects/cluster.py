@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from netdoctor.lab.examples.netns import NodeNet
 
+__all__ = ["RV", "Cluster", "NodeDef"]
+
 
 class RV:
     """Monotonic resourceVersions, like etcd's revision."""

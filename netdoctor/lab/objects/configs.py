@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "CALICO_CNI_TEMPLATE",
+    "COREFILE",
+    "FLANNEL_CNI_CONF",
+    "FLANNEL_NET_CONF",
+    "KUBE_PROXY_CONF_TMPL",
+    "KUBE_PROXY_KUBECONFIG",
+    "calico_kubeconfig",
+]
+
 KUBE_PROXY_CONF_TMPL = (
     """\
 apiVersion: kubeproxy.config.k8s.io/v1alpha1

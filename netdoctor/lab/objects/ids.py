@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+__all__ = ["UID_NS", "hexid", "rs_hash", "suffix5", "uid"]
+
 UID_NS = uuid.UUID("6f1c2a4e-9d7b-4e51-8a3c-0b5d7e9f1a20")
 
 

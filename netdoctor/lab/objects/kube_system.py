@@ -11,6 +11,8 @@ from netdoctor.lab.objects.meta import owner_ref, tolerations_default
 from netdoctor.lab.objects.pods import PodDef
 from netdoctor.lab.objects.workloads import field_env, host_path
 
+__all__ = ["coredns_log", "coredns_pod", "kube_proxy_log", "kube_proxy_pod", "kube_system_pods"]
+
 
 def kube_system_pods(c: Cluster, master: str, cidr: str, svc_cidr: str) -> list[PodDef]:
     ver = c.k8s_version

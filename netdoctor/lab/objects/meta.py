@@ -7,6 +7,8 @@ from typing import Any
 from netdoctor.lab.objects.cluster import Cluster
 from netdoctor.lab.objects.ids import suffix5, uid
 
+__all__ = ["klist", "meta", "owner_ref", "sa_volume", "tolerations_default"]
+
 
 def klist(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}

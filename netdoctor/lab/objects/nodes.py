@@ -9,6 +9,8 @@ from netdoctor.lab.objects.ids import hexid, uid
 from netdoctor.lab.objects.meta import meta
 from netdoctor.lab.objects.pods import image_id
 
+__all__ = ["images_for", "k8s_version", "node_object"]
+
 
 def node_object(
     c: Cluster, n: NodeDef, cni_ann: dict[str, str], images: list[Any]

@@ -10,6 +10,8 @@ from netdoctor.lab.objects.cluster import Cluster
 from netdoctor.lab.objects.ids import hexid
 from netdoctor.lab.objects.meta import meta, sa_volume, tolerations_default
 
+__all__ = ["PodDef", "image_id", "pod_object"]
+
 
 @dataclass
 class PodDef:

@@ -8,6 +8,8 @@ from netdoctor.lab.objects.cluster import Cluster
 from netdoctor.lab.objects.ids import suffix5
 from netdoctor.lab.objects.meta import meta
 
+__all__ = ["endpointslice", "service"]
+
 
 def service(
     c: Cluster,

@@ -10,6 +10,8 @@ from netdoctor.lab.objects.ids import hexid, rs_hash, uid
 from netdoctor.lab.objects.meta import meta
 from netdoctor.lab.objects.pods import PodDef
 
+__all__ = ["cm_env", "configmap", "event", "field_env", "host_path", "template_of", "workload"]
+
 
 def workload(
     c: Cluster,

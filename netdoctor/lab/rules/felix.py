@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
+__all__ = ["felix_hash", "felix_rules"]
+
 
 def felix_hash(*parts: str) -> str:
     """A 16-character rule id in the style of Felix's ``cali:`` comments (generator-computed)."""

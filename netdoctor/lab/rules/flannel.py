@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["flannel_rules"]
+
 
 def flannel_rules(cluster: str, subnet: str) -> list[list[str]]:
     ipt = ["iptables"]

@@ -7,6 +7,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+__all__ = ["SvcPort", "kube_hash", "kube_proxy_rules", "kubeadm_service_ports"]
+
 
 def kube_hash(s: str) -> str:
     """kube-proxy's portProtoHash: base32(sha256(...))[:16]."""

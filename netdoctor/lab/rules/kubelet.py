@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["kubelet_rules"]
+
 
 def kubelet_rules() -> list[list[str]]:
     r: list[list[str]] = []
