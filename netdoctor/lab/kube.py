@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE
+from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE, FLANNEL_CNI_CONF
 from netdoctor.lab.objects.meta import klist
 from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
 from netdoctor.model.cni import (
@@ -37,30 +37,8 @@ POD_IMAGE = "docker.io/nicolaka/netshoot:v0.11"
 _UID_NS = uuid.UUID("0d3c3a39-1b55-4d0e-9a7e-5c3f7d4a2b61")
 Obj = dict[str, Any]
 
-FLANNEL_CNI = """\
-{
-  "name": "cbr0",
-  "cniVersion": "0.3.1",
-  "plugins": [
-    {
-      "type": "flannel",
-      "delegate": {
-        "hairpinMode": true,
-        "isDefaultGateway": true
-      }
-    },
-    {
-      "type": "portmap",
-      "capabilities": {
-        "portMappings": true
-      }
-    }
-  ]
-}
-"""
-
-# calico-node's install-cni writes the template of the calico-config ConfigMap with its values
-# (CALICO_CNI_TEMPLATE, shared with the example bundles).
+# kube-flannel.yml's cni-conf.json (FLANNEL_CNI_CONF) and calico-node's install-cni template
+# (CALICO_CNI_TEMPLATE) are shared with the example bundles (netdoctor.lab.objects.configs).
 
 CNI_CONFIG = {"flannel": "10-flannel.conflist", "calico": "10-calico.conflist"}
 
@@ -68,7 +46,7 @@ CNI_CONFIG = {"flannel": "10-flannel.conflist", "calico": "10-calico.conflist"}
 def cni_config(plan: Plan, node: NodePlan) -> str:
     """The file the CNI installs in /etc/cni/net.d on the node."""
     if plan.cni == "flannel":
-        return FLANNEL_CNI
+        return FLANNEL_CNI_CONF
     return (
         CALICO_CNI_TEMPLATE.replace("__KUBERNETES_NODE_NAME__", node.name)
         .replace("__CNI_MTU__", str(plan.pod_mtu))
@@ -564,7 +542,7 @@ def _configmaps(plan: Plan, meta: _Meta) -> list[Obj]:
         return [
             {
                 "apiVersion": "v1",
-                "data": {"cni-conf.json": FLANNEL_CNI, "net-conf.json": net_conf},
+                "data": {"cni-conf.json": FLANNEL_CNI_CONF, "net-conf.json": net_conf},
                 "kind": "ConfigMap",
                 "metadata": meta(
                     "ConfigMap",

@@ -120,6 +120,7 @@ COREFILE = """\
 }
 """
 
+# calico-node's install-cni writes the template of the calico-config ConfigMap with its values.
 CALICO_CNI_TEMPLATE = """\
 {
   "name": "k8s-pod-network",
