@@ -21,9 +21,6 @@ from netdoctor.lab.examples.plan import ExamplePlan
 from netdoctor.lab.objects.cluster import RV, Cluster
 from netdoctor.lab.objects.configs import (
     CALICO_CNI_TEMPLATE,
-    COREFILE,
-    KUBE_PROXY_CONF_TMPL,
-    KUBE_PROXY_KUBECONFIG,
 )
 from netdoctor.lab.objects.ids import hexid, rs_hash, suffix5, uid
 from netdoctor.lab.objects.kube_system import (
@@ -33,10 +30,16 @@ from netdoctor.lab.objects.kube_system import (
     kube_proxy_pod,
     kube_system_pods,
 )
+from netdoctor.lab.objects.kubeadm import (
+    coredns_deployment,
+    kube_proxy_daemonset,
+    kubeadm_configmaps,
+    kubeadm_endpointslices,
+    kubeadm_services,
+)
 from netdoctor.lab.objects.meta import meta, owner_ref, tolerations_default
 from netdoctor.lab.objects.nodes import images_for, node_object
 from netdoctor.lab.objects.pods import PodDef, pod_object
-from netdoctor.lab.objects.services import endpointslice, service
 from netdoctor.lab.objects.workloads import (
     cm_env,
     configmap,
@@ -349,56 +352,12 @@ def calico_cluster(plan: ExamplePlan) -> Cluster:
         node_objs.append(node_object(c, n, ann, images_for(imgs)))
 
     # services / endpointslices
-    kdns_ports = [
-        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-        {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
-    ]
-    svc_k = service(
-        c,
-        "default",
-        "kubernetes",
-        plan.service_ip(1),
-        [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-        None,
-        labels={"component": "apiserver", "provider": "kubernetes"},
-        created="2026-01-12T02:58:33Z",
+    svc_k, svc_dns = kubeadm_services(
+        c, plan.service_ip, ("2026-01-12T02:58:33Z", "2026-01-12T02:58:35Z")
     )
-    svc_dns = service(
-        c,
-        "kube-system",
-        "kube-dns",
-        plan.service_ip(10),
-        kdns_ports,
-        {"k8s-app": "kube-dns"},
-        labels={
-            "k8s-app": "kube-dns",
-            "kubernetes.io/cluster-service": "true",
-            "kubernetes.io/name": "CoreDNS",
-        },
-        annotations={"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+    eps = kubeadm_endpointslices(
+        c, svc_k, svc_dns, c.node_ip[master], [by_name[p.name] for p in coredns]
     )
-    dns_pod_objs = [by_name[p.name] for p in coredns]
-    eps = [
-        endpointslice(
-            c,
-            svc_k,
-            [],
-            [{"name": "https", "port": 6443, "protocol": "TCP"}],
-            addrs=[c.node_ip[master]],
-        ),
-        endpointslice(
-            c,
-            svc_dns,
-            dns_pod_objs,
-            [
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-                {"name": "dns", "port": 53, "protocol": "UDP"},
-                {"name": "metrics", "port": 9153, "protocol": "TCP"},
-            ],
-        ),
-    ]
-    eps[0]["metadata"]["labels"] = {"kubernetes.io/service-name": "kubernetes"}
 
     # workloads
     ds_cn = workload(
@@ -412,35 +371,9 @@ def calico_cluster(plan: ExamplePlan) -> Cluster:
         len(c.nodes),
         created="2026-01-12T03:01:03Z",
     )
-    ds_kp = workload(
-        c,
-        "DaemonSet",
-        "kube-system",
-        "kube-proxy",
-        {"k8s-app": "kube-proxy"},
-        {"k8s-app": "kube-proxy"},
-        template_of(kp_pods[0]),
-        len(c.nodes),
-        created="2026-01-12T02:58:35Z",
-    )
-    ds_kp["spec"]["template"]["spec"]["affinity"] = None
-    ds_kp["spec"]["template"]["spec"].pop("affinity")
+    ds_kp = kube_proxy_daemonset(c, kp_pods[0], "2026-01-12T02:58:35Z")
     ds_cn["spec"]["template"]["spec"].pop("affinity", None)
-    dep_dns = workload(
-        c,
-        "Deployment",
-        "kube-system",
-        "coredns",
-        {"k8s-app": "kube-dns"},
-        {"k8s-app": "kube-dns"},
-        template_of(coredns[0]),
-        2,
-        created="2026-01-12T02:58:35Z",
-        strategy={
-            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1},
-            "type": "RollingUpdate",
-        },
-    )
+    dep_dns = coredns_deployment(c, coredns[0], "2026-01-12T02:58:35Z")
     dep_kc = workload(
         c,
         "Deployment",
@@ -467,33 +400,12 @@ def calico_cluster(plan: ExamplePlan) -> Cluster:
             },
             created="2026-01-12T03:01:03Z",
         ),
-        configmap(c, "kube-system", "coredns", {"Corefile": COREFILE}),
-        configmap(
+        *kubeadm_configmaps(
             c,
-            "kube-system",
-            "kube-proxy",
-            {
-                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr=pool_cidr),
-                "kubeconfig.conf": KUBE_PROXY_KUBECONFIG.format(api=c.node_ip[master]),
-            },
-            labels={"app": "kube-proxy"},
-        ),
-        configmap(
-            c,
-            "kube-system",
-            "kubeadm-config",
-            {
-                "ClusterConfiguration": (
-                    "apiServer:\n  extraArgs:\n    authorization-mode: Node,RBAC\n"
-                    "  timeoutForControlPlane: 4m0s\napiVersion: kubeadm.k8s.io/v1beta3\n"
-                    "certificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\n"
-                    "controllerManager: {}\ndns: {}\netcd:\n  local:\n    dataDir: /var/lib/etcd\n"
-                    "imageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
-                    f"kubernetesVersion: {c.k8s_version}\nnetworking:\n  dnsDomain: cluster.local\n"
-                    f"  podSubnet: {pool_cidr}\n  serviceSubnet: {plan.service_cidr}\n"
-                    "scheduler: {}\n"
-                )
-            },
+            pool_cidr,
+            plan.service_cidr,
+            c.node_ip[master],
+            ("2026-01-12T02:58:34Z", "2026-01-12T02:58:34Z", "2026-01-12T02:58:34Z"),
         ),
     ]
     # Calico CRDs

@@ -14,11 +14,8 @@ from netdoctor.lab.examples.netns import Link, NodeNet, PodNet
 from netdoctor.lab.examples.plan import ExamplePlan, NodeSpec
 from netdoctor.lab.objects.cluster import RV, Cluster
 from netdoctor.lab.objects.configs import (
-    COREFILE,
     FLANNEL_CNI_CONF,
     FLANNEL_NET_CONF,
-    KUBE_PROXY_CONF_TMPL,
-    KUBE_PROXY_KUBECONFIG,
 )
 from netdoctor.lab.objects.ids import hexid, rs_hash, suffix5
 from netdoctor.lab.objects.kube_system import (
@@ -27,6 +24,13 @@ from netdoctor.lab.objects.kube_system import (
     kube_proxy_log,
     kube_proxy_pod,
     kube_system_pods,
+)
+from netdoctor.lab.objects.kubeadm import (
+    coredns_deployment,
+    kube_proxy_daemonset,
+    kubeadm_configmaps,
+    kubeadm_endpointslices,
+    kubeadm_services,
 )
 from netdoctor.lab.objects.meta import owner_ref
 from netdoctor.lab.objects.nodes import images_for, node_object
@@ -234,35 +238,8 @@ def flannel_cluster(plan: ExamplePlan) -> Cluster:
         obj = node_object(c, n, ann, images_for(imgs))
         node_objs.append(obj)
 
-    kdns_ports = [
-        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-        {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
-    ]
-    svc_k = service(
-        c,
-        "default",
-        "kubernetes",
-        plan.service_ip(1),
-        [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-        None,
-        labels={"component": "apiserver", "provider": "kubernetes"},
-        created="2026-01-20T11:01:33Z",
-    )
-    svc_dns = service(
-        c,
-        "kube-system",
-        "kube-dns",
-        plan.service_ip(10),
-        kdns_ports,
-        {"k8s-app": "kube-dns"},
-        labels={
-            "k8s-app": "kube-dns",
-            "kubernetes.io/cluster-service": "true",
-            "kubernetes.io/name": "CoreDNS",
-        },
-        annotations={"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
-        created="2026-01-20T11:01:35Z",
+    svc_k, svc_dns = kubeadm_services(
+        c, plan.service_ip, ("2026-01-20T11:01:33Z", "2026-01-20T11:01:35Z")
     )
     svc_ng = service(
         c,
@@ -275,28 +252,13 @@ def flannel_cluster(plan: ExamplePlan) -> Cluster:
         created="2026-02-13T15:22:10Z",
     )
     eps = [
-        endpointslice(
-            c,
-            svc_k,
-            [],
-            [{"name": "https", "port": 6443, "protocol": "TCP"}],
-            addrs=[c.node_ip[master]],
-        ),
-        endpointslice(
-            c,
-            svc_dns,
-            [by_name[p.name] for p in coredns],
-            [
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-                {"name": "dns", "port": 53, "protocol": "UDP"},
-                {"name": "metrics", "port": 9153, "protocol": "TCP"},
-            ],
+        *kubeadm_endpointslices(
+            c, svc_k, svc_dns, c.node_ip[master], [by_name[p.name] for p in coredns]
         ),
         endpointslice(
             c, svc_ng, [by_name[nginx.name]], [{"name": "", "port": 80, "protocol": "TCP"}]
         ),
     ]
-    eps[0]["metadata"]["labels"] = {"kubernetes.io/service-name": "kubernetes"}
     ds_fl = workload(
         c,
         "DaemonSet",
@@ -325,33 +287,8 @@ def flannel_cluster(plan: ExamplePlan) -> Cluster:
     }
     tpl["tolerations"] = [{"effect": "NoSchedule", "operator": "Exists"}]
     ds_fl["spec"]["template"]["spec"] = dict(sorted(tpl.items()))
-    ds_kp = workload(
-        c,
-        "DaemonSet",
-        "kube-system",
-        "kube-proxy",
-        {"k8s-app": "kube-proxy"},
-        {"k8s-app": "kube-proxy"},
-        template_of(kp_pods[0]),
-        2,
-        created="2026-01-20T11:01:36Z",
-    )
-    ds_kp["spec"]["template"]["spec"].pop("affinity", None)
-    dep_dns = workload(
-        c,
-        "Deployment",
-        "kube-system",
-        "coredns",
-        {"k8s-app": "kube-dns"},
-        {"k8s-app": "kube-dns"},
-        template_of(coredns[0]),
-        2,
-        created="2026-01-20T11:01:36Z",
-        strategy={
-            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1},
-            "type": "RollingUpdate",
-        },
-    )
+    ds_kp = kube_proxy_daemonset(c, kp_pods[0], "2026-01-20T11:01:36Z")
+    dep_dns = coredns_deployment(c, coredns[0], "2026-01-20T11:01:36Z")
     dep_ng = workload(
         c,
         "Deployment",
@@ -372,37 +309,12 @@ def flannel_cluster(plan: ExamplePlan) -> Cluster:
             labels={"app": "flannel", "k8s-app": "flannel", "tier": "node"},
             created="2026-01-20T11:04:49Z",
         ),
-        configmap(
-            c, "kube-system", "coredns", {"Corefile": COREFILE}, created="2026-01-20T11:01:35Z"
-        ),
-        configmap(
+        *kubeadm_configmaps(
             c,
-            "kube-system",
-            "kube-proxy",
-            {
-                "config.conf": KUBE_PROXY_CONF_TMPL.format(cidr=cidr),
-                "kubeconfig.conf": KUBE_PROXY_KUBECONFIG.format(api=c.node_ip[master]),
-            },
-            labels={"app": "kube-proxy"},
-            created="2026-01-20T11:01:36Z",
-        ),
-        configmap(
-            c,
-            "kube-system",
-            "kubeadm-config",
-            {
-                "ClusterConfiguration": (
-                    "apiServer:\n  extraArgs:\n    authorization-mode: Node,RBAC\n"
-                    "  timeoutForControlPlane: 4m0s\napiVersion: kubeadm.k8s.io/v1beta3\n"
-                    "certificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\n"
-                    "controllerManager: {}\ndns: {}\netcd:\n  local:\n    dataDir: /var/lib/etcd\n"
-                    "imageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
-                    f"kubernetesVersion: {c.k8s_version}\nnetworking:\n  dnsDomain: cluster.local\n"
-                    f"  podSubnet: {cidr}\n  serviceSubnet: {plan.service_cidr}\n"
-                    "scheduler: {}\n"
-                )
-            },
-            created="2026-01-20T11:01:34Z",
+            cidr,
+            plan.service_cidr,
+            c.node_ip[master],
+            ("2026-01-20T11:01:35Z", "2026-01-20T11:01:36Z", "2026-01-20T11:01:34Z"),
         ),
     ]
     evs = [
