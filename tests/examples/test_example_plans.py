@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from netdoctor.lab.errors import LabUsageError
 from netdoctor.lab.examples import build_cluster
 from netdoctor.lab.examples.bundle import write_bundle
 from netdoctor.lab.examples.plan import ExamplePlan, load_plan, plan_paths
@@ -121,3 +122,20 @@ def test_plan_regenerates_the_shipped_objects_logs_and_probes(
     for net in cluster.nets:
         for name, text in net.cni.items():
             assert (bundle / "nodes" / net.name / "cni" / name).read_text() == text
+
+
+def test_a_plan_with_an_unknown_node_key_or_a_wrong_name_is_refused(tmp_path: Path) -> None:
+    src = EXAMPLES / "plans" / "healthy-calico.yaml"
+    bundle = src.with_name("healthy-calico.bundle.yaml").read_text()
+    typo = tmp_path / "healthy-calico.yaml"
+    typo.write_text(
+        src.read_text().replace("    podCIDR: 10.30.1.0/24", "    podCidr: 10.30.1.0/24")
+    )
+    (tmp_path / "healthy-calico.bundle.yaml").write_text(bundle)
+    with pytest.raises(LabUsageError, match="podCidr"):
+        load_plan(typo)
+    renamed = tmp_path / "other.yaml"
+    renamed.write_text(src.read_text())
+    (tmp_path / "other.bundle.yaml").write_text(bundle)
+    with pytest.raises(LabUsageError, match="not the file's name"):
+        load_plan(renamed)

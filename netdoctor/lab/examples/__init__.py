@@ -32,6 +32,7 @@ deterministic (fixed uids, timestamps in Feb 2026, fixed MACs set with ``ip link
 
 from __future__ import annotations
 
+from netdoctor.lab.errors import LabUsageError
 from netdoctor.lab.examples.calico import calico_cluster
 from netdoctor.lab.examples.flannel import flannel_cluster
 from netdoctor.lab.examples.plan import ExamplePlan
@@ -46,4 +47,4 @@ def build_cluster(plan: ExamplePlan) -> Cluster:
         return calico_cluster(plan)
     if plan.cni == "flannel":
         return flannel_cluster(plan)
-    raise ValueError(f"{plan.name}: no builder for cni {plan.cni!r}")
+    raise LabUsageError(f"{plan.name}: no builder for cni {plan.cni!r}")

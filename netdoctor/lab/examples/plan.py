@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from netdoctor.lab.errors import LabUsageError
 from netdoctor.lab.examples.netns import Link
 from netdoctor.lab.objects.cluster import NodeDef
 
@@ -161,7 +162,7 @@ def _node(d: dict[str, Any]) -> NodeSpec:
     known = {*_NODE_KEYS, *_MACHINE_KEYS, "links", "cni"}
     unknown = sorted(set(d) - known)
     if unknown:
-        raise ValueError(f"node {d.get('name')!r}: unknown keys {unknown}")
+        raise LabUsageError(f"node {d.get('name')!r}: unknown keys {unknown}")
     return NodeSpec(
         links=tuple(_link(lk) for lk in d["links"]),
         cni_ip=d["cni"]["ip"],
@@ -176,7 +177,7 @@ def load_plan(path: Path) -> ExamplePlan:
     plan = yaml.safe_load(path.read_text())
     bundle = yaml.safe_load(path.with_name(f"{path.stem}.bundle.yaml").read_text())
     if plan["name"] != path.stem:
-        raise ValueError(f"{path}: name {plan['name']!r} is not the file's name")
+        raise LabUsageError(f"{path}: name {plan['name']!r} is not the file's name")
     return ExamplePlan(
         name=plan["name"],
         cni=plan["cni"],
