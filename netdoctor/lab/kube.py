@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE, FLANNEL_CNI_CONF
+from netdoctor.lab.objects.meta import klist
 from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
 from netdoctor.model.cni import (
     CALICO_ADDRESS,
@@ -35,62 +37,8 @@ POD_IMAGE = "docker.io/nicolaka/netshoot:v0.11"
 _UID_NS = uuid.UUID("0d3c3a39-1b55-4d0e-9a7e-5c3f7d4a2b61")
 Obj = dict[str, Any]
 
-FLANNEL_CNI = """\
-{
-  "name": "cbr0",
-  "cniVersion": "0.3.1",
-  "plugins": [
-    {
-      "type": "flannel",
-      "delegate": {
-        "hairpinMode": true,
-        "isDefaultGateway": true
-      }
-    },
-    {
-      "type": "portmap",
-      "capabilities": {
-        "portMappings": true
-      }
-    }
-  ]
-}
-"""
-
-# calico-node's install-cni writes the template of the calico-config ConfigMap with its values.
-CALICO_CNI_TEMPLATE = """\
-{
-  "name": "k8s-pod-network",
-  "cniVersion": "0.3.1",
-  "plugins": [
-    {
-      "type": "calico",
-      "log_level": "info",
-      "log_file_path": "/var/log/calico/cni/cni.log",
-      "datastore_type": "kubernetes",
-      "nodename": "__KUBERNETES_NODE_NAME__",
-      "mtu": __CNI_MTU__,
-      "ipam": {
-          "type": "calico-ipam"
-      },
-      "policy": {
-          "type": "k8s"
-      },
-      "kubernetes": {
-          "kubeconfig": "__KUBECONFIG_FILEPATH__"
-      }
-    },
-    {
-      "type": "portmap",
-      "snat": true,
-      "capabilities": {"portMappings": true}
-    },
-    {
-      "type": "bandwidth",
-      "capabilities": {"bandwidth": true}
-    }
-  ]
-}"""
+# kube-flannel.yml's cni-conf.json (FLANNEL_CNI_CONF) and calico-node's install-cni template
+# (CALICO_CNI_TEMPLATE) are shared with the example bundles (netdoctor.lab.objects.configs).
 
 CNI_CONFIG = {"flannel": "10-flannel.conflist", "calico": "10-calico.conflist"}
 
@@ -98,7 +46,7 @@ CNI_CONFIG = {"flannel": "10-flannel.conflist", "calico": "10-calico.conflist"}
 def cni_config(plan: Plan, node: NodePlan) -> str:
     """The file the CNI installs in /etc/cni/net.d on the node."""
     if plan.cni == "flannel":
-        return FLANNEL_CNI
+        return FLANNEL_CNI_CONF
     return (
         CALICO_CNI_TEMPLATE.replace("__KUBERNETES_NODE_NAME__", node.name)
         .replace("__CNI_MTU__", str(plan.pod_mtu))
@@ -172,10 +120,6 @@ def _suffix(*parts: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     digest = hashlib.sha256("/".join(parts).encode()).digest()
     return "".join(alphabet[b % len(alphabet)] for b in digest[:5])
-
-
-def _klist(items: list[Obj]) -> Obj:
-    return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
 def _node_annotations(plan: Plan, node: NodePlan) -> dict[str, str]:
@@ -598,7 +542,7 @@ def _configmaps(plan: Plan, meta: _Meta) -> list[Obj]:
         return [
             {
                 "apiVersion": "v1",
-                "data": {"cni-conf.json": FLANNEL_CNI, "net-conf.json": net_conf},
+                "data": {"cni-conf.json": FLANNEL_CNI_CONF, "net-conf.json": net_conf},
                 "kind": "ConfigMap",
                 "metadata": meta(
                     "ConfigMap",
@@ -756,4 +700,4 @@ def kube_objects(plan: Plan, created: str) -> dict[str, Obj]:
                 },
             }
         ]
-    return {k: _klist(v) for k, v in out.items()}
+    return {k: klist(v) for k, v in out.items()}

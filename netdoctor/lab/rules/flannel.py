@@ -1,0 +1,102 @@
+"""flanneld's iptables rules (--ip-masq) for its cluster CIDR and node subnet."""
+
+from __future__ import annotations
+
+__all__ = ["flannel_rules"]
+
+
+def flannel_rules(cluster: str, subnet: str) -> list[list[str]]:
+    ipt = ["iptables"]
+    cm = ["-m", "comment", "--comment"]
+    nat = [*ipt, "-t", "nat"]
+    return [
+        [*nat, "-N", "FLANNEL-POSTRTG"],
+        [*nat, "-A", "POSTROUTING", *cm, "flanneld masq", "-j", "FLANNEL-POSTRTG"],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "-m",
+            "mark",
+            "--mark",
+            "0x4000/0x4000",
+            *cm,
+            "flanneld masq",
+            "-j",
+            "RETURN",
+        ],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "-s",
+            subnet,
+            "-d",
+            cluster,
+            *cm,
+            "flanneld masq",
+            "-j",
+            "RETURN",
+        ],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "-s",
+            cluster,
+            "-d",
+            subnet,
+            *cm,
+            "flanneld masq",
+            "-j",
+            "RETURN",
+        ],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "!",
+            "-s",
+            cluster,
+            "-d",
+            subnet,
+            *cm,
+            "flanneld masq",
+            "-j",
+            "RETURN",
+        ],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "-s",
+            cluster,
+            "!",
+            "-d",
+            "224.0.0.0/4",
+            *cm,
+            "flanneld masq",
+            "-j",
+            "MASQUERADE",
+            "--random-fully",
+        ],
+        [
+            *nat,
+            "-A",
+            "FLANNEL-POSTRTG",
+            "!",
+            "-s",
+            cluster,
+            "-d",
+            cluster,
+            *cm,
+            "flanneld masq",
+            "-j",
+            "MASQUERADE",
+            "--random-fully",
+        ],
+        [*ipt, "-N", "FLANNEL-FWD"],
+        [*ipt, "-A", "FORWARD", *cm, "flanneld forward", "-j", "FLANNEL-FWD"],
+        [*ipt, "-A", "FLANNEL-FWD", "-s", cluster, *cm, "flanneld forward", "-j", "ACCEPT"],
+        [*ipt, "-A", "FLANNEL-FWD", "-d", cluster, *cm, "flanneld forward", "-j", "ACCEPT"],
+    ]
