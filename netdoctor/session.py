@@ -15,6 +15,7 @@ renders it, so a library caller gets exactly what the CLI prints.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,4 +116,5 @@ def run(
 
 
 def _fields(d: engine.Diagnosis) -> dict[str, Any]:
-    return {f: getattr(d, f) for f in engine.Diagnosis.__dataclass_fields__}
+    """The engine diagnosis's fields, to build the session's from (a shallow copy)."""
+    return {f.name: getattr(d, f.name) for f in dataclasses.fields(engine.Diagnosis)}

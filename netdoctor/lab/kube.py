@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from netdoctor.lab.objects.configs import CALICO_CNI_TEMPLATE, FLANNEL_CNI_CONF
-from netdoctor.lab.objects.meta import klist
+from netdoctor.lab.objects.meta import klist, tolerations_default
 from netdoctor.lab.plan import LISTEN_PORT, FaultName, NodePlan, Plan
 from netdoctor.model.cni import (
     CALICO_ADDRESS,
@@ -275,22 +275,7 @@ def _pod(
         "serviceAccount": service_account,
         "serviceAccountName": service_account,
         "terminationGracePeriodSeconds": 30,
-        "tolerations": [{"operator": "Exists"}]
-        if host_network
-        else [
-            {
-                "effect": "NoExecute",
-                "key": "node.kubernetes.io/not-ready",
-                "operator": "Exists",
-                "tolerationSeconds": 300,
-            },
-            {
-                "effect": "NoExecute",
-                "key": "node.kubernetes.io/unreachable",
-                "operator": "Exists",
-                "tolerationSeconds": 300,
-            },
-        ],
+        "tolerations": [{"operator": "Exists"}] if host_network else tolerations_default(),
     }
     conds = [
         {"lastProbeTime": None, "lastTransitionTime": t, "status": "True", "type": typ}
