@@ -238,7 +238,7 @@ class BundleSource:
             ) from None
         if is_cluster_info(tree):
             return read_cluster_info(tree, self.label)
-        if not any(rel.startswith(("k8s/", "nodes/")) for rel in tree.files):
+        if not {"k8s", "nodes"} & tree.dirs:
             # Nothing to judge: every check would skip, and "inconclusive" would hide that
             # the folder is not a bundle at all (the wrong path, an unpacked parent folder).
             raise BundleError(key="error.bundle.no_data", params={"path": self.label})
