@@ -28,6 +28,7 @@ __all__ = [
     "LabUsageError",
     "NetdoctorError",
     "ParseError",
+    "ReachUnknownError",
     "RunbookFileError",
     "UsageError",
 ]
@@ -116,3 +117,9 @@ class LabUsageError(UsageError):
 
 class LabError(NetdoctorError):
     """A command failed while building, probing, collecting or removing a lab."""
+
+
+class ReachUnknownError(NetdoctorError):
+    """The reachability matrix cannot be decided from the bundle (inconclusive, exit 3)."""
+
+    exit_status = 3

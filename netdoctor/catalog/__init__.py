@@ -16,7 +16,7 @@ import os
 import re
 import string
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -27,17 +27,36 @@ from netdoctor.model.findings import Finding, Message, Severity
 __all__ = [
     "LANGS",
     "SECTIONS",
+    "SERVICE_STEPS",
+    "SYMPTOMS",
     "Catalog",
     "Entry",
     "Lang",
+    "ServiceStep",
     "default_lang",
     "load_catalog",
     "placeholders",
+    "service_steps",
 ]
 
 Lang = Literal["en", "zh"]
 LANGS: Final[tuple[Lang, ...]] = ("en", "zh")
 SECTIONS: Final = ("checks", "why", "evidence", "fix", "fix_safety", "known_problems")
+# What a client saw (``checks.workload.Symptom``'s values), and what it says of a cause under
+# an entry's ``symptoms:`` key: ``first`` ranks the cause first, ``rules-out`` ranks it last.
+SYMPTOMS: Final = ("refused", "timeout", "host-unreachable", "net-unreachable", "dns-failure")
+SYMPTOM_SAYS: Final = ("first", "rules-out")
+# The steps a connection to a Service meets (an entry's ``serviceStep:``): ``dns`` counts only
+# when the destination was given as a name.
+SERVICE_STEPS: Final = ("dns", "selector", "endpoints", "target-port", "kube-proxy", "policy")
+
+
+@dataclass(frozen=True)
+class ServiceStep:
+    """Where a cause sits on the way to a Service: its step and its place in the walk."""
+
+    step: str  # one of SERVICE_STEPS
+    order: int  # the walk reports the failing step with the smallest order first
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,8 @@ class Entry:
     doc: Mapping[str, Mapping[str, str]]  # section -> lang -> text
     references: tuple[str, ...]
     messages: Mapping[str, Mapping[str, str]]  # key -> lang -> template
+    symptoms: Mapping[str, str] = field(default_factory=dict)  # symptom -> "first" | "rules-out"
+    service_step: ServiceStep | None = None
 
 
 class _Keep(dict[str, str]):
@@ -165,6 +186,8 @@ def load_catalog() -> Catalog:
                 doc=doc,
                 references=tuple(raw["doc"].get("references") or ()),
                 messages=msgs,
+                symptoms=_symptoms(raw.get("symptoms"), where),
+                service_step=_service_step(raw.get("serviceStep"), where),
             )
     # messages.yaml, and one file per area beside it (trace.yaml, ...): one key, one file.
     messages: dict[str, dict[str, str]] = {}
@@ -177,6 +200,47 @@ def load_catalog() -> Catalog:
                 raise ValueError(f"catalog message {k!r} defined twice ({item.name})")
             messages[k] = _texts(v, f"{item.name}: {k}")
     return Catalog(entries, messages)
+
+
+def _symptoms(raw: Any, where: str) -> Mapping[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"catalog {where}: symptoms must map a symptom to first or rules-out")
+    for name, says in raw.items():
+        if name not in SYMPTOMS:
+            raise ValueError(f"catalog {where}: symptoms: unknown symptom {name!r}")
+        if says not in SYMPTOM_SAYS:
+            raise ValueError(
+                f"catalog {where}: symptoms.{name}: {says!r} is not first or rules-out"
+            )
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _service_step(raw: Any, where: str) -> ServiceStep | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != {"step", "order"}
+        or raw["step"] not in SERVICE_STEPS
+        or not isinstance(raw["order"], int)
+    ):
+        raise ValueError(
+            f"catalog {where}: serviceStep must be {{step: one of {', '.join(SERVICE_STEPS)},"
+            " order: a number}"
+        )
+    return ServiceStep(step=raw["step"], order=raw["order"])
+
+
+def service_steps(catalog: Catalog) -> tuple[tuple[str, ServiceStep], ...]:
+    """The causes on the way to a Service, in the walk's order: (id, step)."""
+    steps = [(e.id, e.service_step) for e in catalog.entries.values() if e.service_step]
+    ordered = sorted(steps, key=lambda x: x[1].order)
+    orders = [s.order for _, s in ordered]
+    if len(set(orders)) != len(orders):
+        raise ValueError("catalog: two causes share a serviceStep order")
+    return tuple(ordered)
 
 
 def default_lang(environ: Mapping[str, str] | None = None) -> Lang:

@@ -5,6 +5,9 @@ then by severity and confidence. ``broken`` when a critical or warning finding s
 ``healthy`` only when every applicable check ran and passed and no probe failed; otherwise
 ``inconclusive``. A crashing check becomes an ``error`` outcome and never hides the others
 (with ``NETDOCTOR_STRICT=1``, as the test suite sets, it is re-raised).
+
+The checks are found by walking ``netdoctor.checks`` (``load_checks``) the first time they
+are selected: importing this module runs none of them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
-import netdoctor.checks  # noqa: F401  (registers every check)
-from netdoctor.catalog import load_catalog
+from netdoctor.catalog import load_catalog, service_steps
 from netdoctor.checks._support.detect import CniInfo, kube_proxy_replaced
 from netdoctor.checks._support.endpoints import (
     Endpoint,
@@ -59,51 +62,30 @@ __all__ = [
     "run_checks",
     "select_checks",
     "service_walk",
+    "service_walk_order",
     "symptom_rank",
     "walk_rank",
 ]
 
-# A connection to a Service meets these in this order: the name (when it was given as one),
-# the Service's selector, its endpoints' readiness, the targetPort, kube-proxy's rules on the
-# client's node, then policy. For a Service question the first failing step is reported first.
-SERVICE_WALK: tuple[str, ...] = (
-    "dns-unhealthy",
-    "networkpolicy-blocks-dns",
-    "service-no-endpoints",
-    "service-endpoints-not-ready",
-    "service-targetport-mismatch",
-    "kube-proxy-unhealthy",
-    "networkpolicy-denies",
-)
-_DNS_STEPS = frozenset({"dns-unhealthy", "networkpolicy-blocks-dns"})
 
-# What the client saw points at some causes first and rules others out (2 = ruled out).
+# The knowledge of which cause a symptom points at, and of the steps on the way to a Service,
+# is in each cause's catalog entry (``symptoms:``, ``serviceStep:``), so adding a cause does
+# not edit the engine. What the symptoms mean:
 # refused: the packet arrived (an RST, or kube-proxy's REJECT for a Service without endpoints).
 # timeout: dropped on the way, so a missing listener (which answers with an RST) is ruled out.
 # host unreachable: an ICMP error (a REJECT rule, or no ARP answer for the next hop).
 # net unreachable: the client's own namespace has no route (no IP or routes yet).
 # dns failure: the name never resolved: the cluster DNS, a policy blocking port 53, or
 # kube-proxy (the DNS ClusterIP goes through it) first.
-_SYMPTOM_FIRST: dict[Symptom, tuple[str, ...]] = {
-    Symptom.REFUSED: (
-        "target-not-listening",
-        "service-targetport-mismatch",
-        "service-no-endpoints",
-        "service-endpoints-not-ready",
-    ),
-    Symptom.TIMEOUT: (),
-    Symptom.HOST_UNREACHABLE: (
-        "networkpolicy-denies",
-        "node-missing-pod-route",
-        "overlay-fdb-missing",
-        "pod-not-ready",
-    ),
-    Symptom.NET_UNREACHABLE: ("pod-not-ready", "node-missing-pod-route"),
-    Symptom.DNS: ("dns-unhealthy", "networkpolicy-blocks-dns", "kube-proxy-unhealthy"),
-}
-_SYMPTOM_RULES_OUT: dict[Symptom, frozenset[str]] = {
-    Symptom.TIMEOUT: frozenset({"target-not-listening"}),
-}
+# A connection to a Service meets its steps in ``serviceStep.order``: the name (when it was
+# given as one), the selector, the endpoints' readiness, the targetPort, kube-proxy on the
+# client's node, then policy. For a Service question the first failing step is reported first.
+@cache
+def service_walk_order() -> tuple[tuple[str, ...], frozenset[str]]:
+    """The causes on the way to a Service in walk order, and those of the DNS step (read from
+    the catalog once, when first needed: importing the engine loads no YAML)."""
+    walk = service_steps(load_catalog())
+    return tuple(c for c, _ in walk), frozenset(c for c, step in walk if step.step == "dns")
 
 
 @dataclass(frozen=True)
@@ -242,20 +224,21 @@ def run_checks(ctx: Context, specs: Iterable[CheckSpec] | None = None) -> list[C
 def walk_rank(finding_id: str, dst: Endpoint | None) -> int:
     """A finding's step on the way to a Service target (0 first); the rest after the walk.
     DNS steps count only when the target was given as a DNS name."""
-    if dst is None or dst.service is None or finding_id not in SERVICE_WALK:
-        return len(SERVICE_WALK)
-    if finding_id in _DNS_STEPS and dst.dns_name is None:
-        return len(SERVICE_WALK)
-    return SERVICE_WALK.index(finding_id)
+    walk, dns_steps = service_walk_order()
+    if dst is None or dst.service is None or finding_id not in walk:
+        return len(walk)
+    if finding_id in dns_steps and dst.dns_name is None:
+        return len(walk)
+    return walk.index(finding_id)
 
 
 def symptom_rank(symptom: Symptom | None, finding_id: str) -> int:
     """0: what the symptom points at; 1: neutral; 2: what it rules out."""
     if symptom is None:
         return 1
-    if finding_id in _SYMPTOM_FIRST[symptom]:
-        return 0
-    return 2 if finding_id in _SYMPTOM_RULES_OUT.get(symptom, ()) else 1
+    entry = load_catalog().entries.get(finding_id)
+    says = entry.symptoms.get(symptom.value) if entry is not None else None
+    return 0 if says == "first" else 2 if says == "rules-out" else 1
 
 
 def _on_path(f: Finding, path_nodes: frozenset[str], pods: frozenset[str]) -> bool:

@@ -27,6 +27,8 @@ from netdoctor.report.model import (
     ToolInfo,
     WalkRow,
 )
+from netdoctor.report.runbooks import run_row
+from netdoctor.session import Diagnosis as SessionDiagnosis
 from netdoctor.trace.path import Path as TracePath
 
 __all__ = ["build_report"]
@@ -194,7 +196,7 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
         for k, v in cat.messages.items()
         if k.startswith("ui.")
     }
-    return Report(
+    report = Report(
         tool=ToolInfo(name="netdoctor", version=__version__),
         lang=lang,
         input=InputInfo(
@@ -225,3 +227,11 @@ def build_report(d: Diagnosis, lang: Lang, *, catalog: Catalog | None = None) ->
         exit_status=d.verdict.exit_status,
         labels=labels,
     )
+    if isinstance(d, SessionDiagnosis) and d.runbook is not None:
+        # The runbook the symptom chose, walked over the same data; the findings its checks
+        # gave are marked with its id.
+        report.runbook = run_row(d.runbook, lang, routing=d.routing, catalog=cat)
+        for row in report.findings:
+            if row.id in d.covered and row.runbook is None:
+                row.runbook = d.runbook.runbook.id
+    return report

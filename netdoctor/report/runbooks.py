@@ -316,3 +316,13 @@ def render_lint(
         )
     )
     return _done(buf)
+
+
+def no_match_note(routing: Routing, lang: Lang, *, catalog: Catalog | None = None) -> str:
+    """What ``diagnose`` says (on stderr) when no runbook fits the symptom: the closest ones,
+    and the questions that would tell them apart."""
+    cat = catalog or load_catalog()
+    closest = ", ".join(f"{m.runbook.id} ({m.confidence:.2f})" for m in routing.matches[:3])
+    lines = [cat.text("runbooks.ui.no_symptom_match", lang, {"candidates": closest or "-"})]
+    lines += ["? " + cat.text(f"runbooks.ask.{key}", lang) for key in routing.ask]
+    return "".join(line + "\n" for line in lines)

@@ -333,3 +333,41 @@ def test_the_trace_and_the_engine_import_no_check_family_until_checks_run():
         "assert 'node-ip-forward-disabled' in REGISTRY\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--request-timeout", "0"], "--request-timeout 0: expected a positive number"),
+        (["--deadline", "-5"], "--deadline -5: expected a positive number"),
+        (["--page-size", "0"], "--page-size 0: expected a positive number"),
+    ],
+)
+def test_each_live_flag_validator_says_what_it_expects(capsys, argv, line):
+    # before, --request-timeout 0 said "expected a positive size such as 512M"
+    with pytest.raises(SystemExit) as e:
+        main(["diagnose", "--live", "--kubeconfig", "/nonexistent", *argv])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"netdoctor: error: {line}\n"
+
+
+def test_a_packet_size_error_names_its_own_flag_and_range(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(
+            [
+                "diagnose",
+                "--live",
+                "--kubeconfig",
+                "/nonexistent",
+                "--probe",
+                "--from",
+                "a/b",
+                "--to",
+                "c/d",
+                "--probe-size",
+                "20",
+            ]
+        )
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--probe-size 20: expected an IP packet size 68-65535" in err or "kubeconfig" in err

@@ -1,8 +1,8 @@
 """``netdoctor lab``: build real kernel networks that reproduce CNI layouts and faults.
 
-lab: a source that builds real networks and writes bundles. This module is imported by
-``netdoctor.cli`` at start, so it imports only typer and the plan's enums; everything that runs
-commands is imported inside the command that needs it.
+CLI layer, the front of ``netdoctor.lab`` (a source that builds real networks and writes
+bundles). Imported by ``netdoctor.cli`` at start, so it imports only typer and the plan's
+enums; everything that runs commands is imported inside the command that needs it.
 """
 
 from __future__ import annotations
