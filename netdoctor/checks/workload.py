@@ -17,7 +17,7 @@ from enum import StrEnum
 from netdoctor.checks._support.common import pod_evidence, waiting_evidence, warning_event_evidence
 from netdoctor.checks._support.endpoints import Endpoint, probes_for, service_pods
 from netdoctor.checks._support.registry import Context, NotApplicable, Yielded, check
-from netdoctor.model.findings import Action, Evidence, Finding, Message, Subject
+from netdoctor.model.findings import Action, Evidence, Finding, Message, Severity, Subject
 from netdoctor.model.k8s import Pod
 from netdoctor.model.snapshot import Probe, Question
 
@@ -51,7 +51,11 @@ _TEXT = (
             re.I,
         ),
     ),
-    (Symptom.REFUSED, re.compile(r"refused|ECONNREFUSED|拒绝", re.I)),
+    # Only the error strings themselves: "拒绝" alone is also a policy's "deny" (默认拒绝策略).
+    (
+        Symptom.REFUSED,
+        re.compile(r"connection refused|ECONNREFUSED|refused to connect|连接被拒绝|拒绝连接", re.I),
+    ),
     (Symptom.NET_UNREACHABLE, re.compile(r"network is unreachable|ENETUNREACH|网络不可达", re.I)),
     (
         Symptom.HOST_UNREACHABLE,
@@ -256,5 +260,8 @@ def target_not_listening(ctx: Context) -> Iterator[Yielded]:
         ),
         pods=tuple(p.ref for p in pods[:4]),
         nodes=(pod.spec.node_name,) if pod.spec.node_name else (),
+        # Words the user typed are not a measurement: without a probe the finding says what
+        # the refusal would mean, and never makes the verdict broken on its own.
+        severity=None if probes else Severity.INFO,
         confidence=1.0 if probes else 0.6,
     )

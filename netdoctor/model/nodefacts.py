@@ -95,6 +95,14 @@ class NextHop(_F, frozen=True):
     flags: tuple[str, ...] = ()
 
 
+class RouteMetrics(_F, frozen=True):
+    """A route's metrics as ``ip -j route`` prints them: ``"metrics": [{"mtu": 1450}]``
+    (``ip route add ... mtu 1450``; ``mtu lock 1450`` prints the same)."""
+
+    mtu: int | None = None
+    advmss: int | None = None
+
+
 class Route(_F, frozen=True):
     """One entry of ``ip -j route show table all``."""
 
@@ -109,7 +117,16 @@ class Route(_F, frozen=True):
     table: str | None = None  # absent for main
     flags: tuple[str, ...] = ()
     nexthops: tuple[NextHop, ...] = ()
-    mtu: int | None = None
+    metrics: tuple[RouteMetrics, ...] = ()
+
+    @property
+    def mtu(self) -> int | None:
+        """The route's MTU (``ip route ... mtu N``): it clamps what leaves by this route below
+        the device's MTU (Cilium keeps a pod's eth0 at 1500 and its routes at 1450)."""
+        for m in self.metrics:
+            if m.mtu:
+                return m.mtu
+        return None
 
     def text(self) -> str:
         """The route as ``ip route`` prints it: ``default via 10.6.131.1 dev eno1 proto static``."""
@@ -121,6 +138,7 @@ class Route(_F, frozen=True):
             ("scope", self.scope),
             ("src", self.prefsrc),
             ("metric", None if self.metric is None else str(self.metric)),
+            ("mtu", None if self.mtu is None else str(self.mtu)),
         ):
             if value:
                 words += [key, value]

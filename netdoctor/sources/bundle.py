@@ -238,6 +238,10 @@ class BundleSource:
             ) from None
         if is_cluster_info(tree):
             return read_cluster_info(tree, self.label)
+        if not {"k8s", "nodes"} & tree.dirs:
+            # Nothing to judge: every check would skip, and "inconclusive" would hide that
+            # the folder is not a bundle at all (the wrong path, an unpacked parent folder).
+            raise BundleError(key="error.bundle.no_data", params={"path": self.label})
         return read_bundle(tree, self.label)
 
 

@@ -59,7 +59,11 @@ def kube_ovn(pod_mtu: int):  # type: ignore[no-untyped-def]
             [
                 iface("eth0", f"{ip}/24", index=2),
                 iface("genev_sys_6081", index=5, kind="geneve", mtu=65000),
-                iface(f"{i}a1b2c3d4_h", index=9, kind="veth", mtu=pod_mtu),
+                # a pod's host end, a port of OVS as ip -d prints it
+                {
+                    **iface(f"{i}a1b2c3d4_h", index=9, kind="veth", mtu=pod_mtu),
+                    "master": "ovs-system",
+                },
             ],
             routes=[route("10.6.131.0/24", dev="eth0")],
         )
@@ -89,7 +93,10 @@ def calico_wireguard(pod_mtu: int, *, operator: bool):  # type: ignore[no-untype
                 iface("wireguard.cali", f"10.30.{k}.1/32", index=6, kind="wireguard", mtu=1440),
                 iface("cali12ab34cd56e", index=8, kind="veth", mtu=pod_mtu),
             ],
-            routes=[route("10.30.0.0/16", dev="wireguard.cali", table="1")],
+            routes=[
+                route("10.30.0.0/16", dev="wireguard.cali", table="1"),
+                route(f"10.30.{k}.5", dev="cali12ab34cd56e", scope="link"),  # the pod's
+            ],
         )
         for k, (n, ip) in enumerate(NODES.items())
     }

@@ -115,3 +115,32 @@ def test_a_pending_pod_without_an_ip_is_the_no_ip_variant_and_gets_no_trace():
     assert (f.id, f.variant) == ("pod-not-ready", "no_ip")
     assert d.path is None
     assert [a.command for a in f.fix] == ["kubectl -n shop describe pod b"]
+
+
+# --- words are not evidence (issue #12, item 4) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "拒绝" is also a policy's "deny": a question about default-deny is not a refusal
+        ("默认拒绝策略下 web 到 db 的 5432 端口仍然放通吗？", None),
+        ("NetworkPolicy denies and refuses nothing", None),
+        ("dial tcp 10.244.1.5:5432: connect: ECONNREFUSED", Symptom.REFUSED),
+        ("psql: 服务器拒绝连接", Symptom.REFUSED),
+    ],
+)
+def test_only_an_error_string_reads_as_a_refusal(text, expected):
+    assert classify_symptom(Question(symptom=text)) is expected
+
+
+def test_a_refusal_only_the_user_reported_is_an_info_finding_that_breaks_nothing():
+    d = diagnose(two_pods(probes=[], symptom="Connection refused"))
+    f = next(r for r in d.findings if r.finding.id == "target-not-listening")
+    assert f.severity.value == "info"
+    assert d.verdict.value != "broken"
+    # the same refusal measured by a probe is the critical cause
+    d = diagnose(two_pods(probes=[probe("refused", detail="Connection refused")]))
+    f = next(r for r in d.findings if r.finding.id == "target-not-listening")
+    assert f.severity.value == "critical"
+    assert d.verdict.value == "broken"

@@ -306,3 +306,25 @@ def test_every_refusal_is_an_input_error_with_exit_status_2(tmp_path: Path) -> N
     with pytest.raises(InputError) as e:
         BundleSource(archive).load()
     assert e.value.exit_status == 2
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {},  # an empty folder
+        {"README.md": b"notes\n", "foo/a.txt": b"x\n"},  # some other folder
+        {"bundle.yaml": b"formatVersion: 1\n", "probes/a-to-b.json": b"{}"},  # no cluster data
+    ],
+)
+def test_a_folder_with_neither_k8s_nor_nodes_is_not_a_bundle(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    root = tmp_path / "b"
+    root.mkdir()
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    with pytest.raises(BundleError) as e:
+        BundleSource(root).load()
+    assert e.value.exit_status == 2
+    assert_one_line(str(e.value), f"{root}: not a bundle: no k8s/ and no nodes/ folder")

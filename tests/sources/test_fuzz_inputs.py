@@ -105,6 +105,7 @@ def test_random_bytes_at_any_bundle_path_load_or_raise_input_error(rel: str, dat
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "b" / rel
         path.parent.mkdir(parents=True)
+        (Path(tmp) / "b" / "k8s").mkdir(exist_ok=True)  # a bundle, not any folder
         path.write_bytes(data)
         message = _error_of(BundleSource(Path(tmp) / "b").load)
     if message is not None:

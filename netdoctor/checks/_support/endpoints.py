@@ -14,6 +14,7 @@ picks, plus those its EndpointSlices point at by ``targetRef``.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import weakref
@@ -233,7 +234,40 @@ def resolve_endpoint(
         return _pod(snap, raw, raw, flag)
     if "/" in raw or " " in raw:
         raise UsageError(key="error.endpoint", params={"flag": flag, "value": raw})
+    if "." not in raw:
+        bare = _bare_name(snap, raw, flag, namespace or "default")
+        if bare is not None:
+            return bare
     return _dns(snap, raw, flag, namespace or "default")
+
+
+def _bare_name(snap: Snapshot, raw: str, flag: str, namespace: str) -> Endpoint | None:
+    """A name without a namespace, as kubectl reads one: in ``namespace`` (``default``).
+
+    ``--from`` names a pod (a Service or a DNS name sends nothing). ``--to`` names a Service
+    first, as the pod's resolver would, then a pod. A name that is neither is refused with
+    the closest pods, rather than taken silently as a name outside the cluster. None: leave
+    it to the DNS path (the Service exists, or the bundle lacks the objects to tell)."""
+    ref = f"{namespace}/{raw}"
+    if flag == "--to" and (snap.services is None or ref in snap.service_by_ref):
+        return None
+    if snap.pods is None:
+        return Endpoint(raw=raw, kind="unresolved") if flag == "--from" else None
+    if ref in snap.pod_by_ref:
+        return _pod(snap, raw, ref, flag)
+    names = sorted({p.ref for p in snap.pods})
+    close = difflib.get_close_matches(raw, [r.split("/", 1)[1] for r in names], n=3, cutoff=0.6)
+    closest = [r for r in names if r.split("/", 1)[1] in close][:3]
+    raise UsageError(
+        key="error.no_such_bare",
+        params={
+            "flag": flag,
+            "value": raw,
+            "ref": ref,
+            "file": snap.source("k8s.pods"),
+            "closest": ", ".join(closest) if closest else "-",
+        },
+    )
 
 
 def _no_such(snap: Snapshot, flag: str, raw: str, kind: str, dataset: str) -> UsageError:

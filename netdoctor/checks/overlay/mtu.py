@@ -17,6 +17,12 @@ from typing import Any
 
 from netdoctor.checks._support.common import ip_only, node_file_note, parse_ip
 from netdoctor.checks._support.oddone import odd_one_out
+from netdoctor.checks._support.podifaces import (
+    SendMtu,
+    node_route_clamp,
+    pod_host_veths,
+    pod_send_mtu,
+)
 from netdoctor.checks._support.registry import Context, Yielded, check
 from netdoctor.checks.overlay._common import (
     agent_pod,
@@ -69,13 +75,16 @@ def _encap_kind(i: Interface) -> str | None:
 
 
 def _tunnel(facts: NetFacts) -> Interface | None:
-    """The encapsulating device pod traffic uses: up, and the device of at least one route
-    (Geneve is driven by OVS flows, not routes: up is enough)."""
+    """The encapsulating device pod traffic uses: up, and the device of at least one route.
+    A flow-based device needs no route, up is enough: Geneve driven by OVS flows, and a
+    VXLAN/Geneve device in ``external`` (collect-metadata) mode, as Cilium's eBPF uses it."""
     used = {d for r in facts.routes or () for d in route_devs(r)}
     best: tuple[int, Interface] | None = None
     for i in facts.interfaces or ():
         kind = _encap_kind(i)
-        if kind is None or not i.up or (kind != "geneve" and i.ifname not in used):
+        data = (i.linkinfo.info_data if i.linkinfo else None) or {}
+        flows = kind == "geneve" or data.get("external") is True
+        if kind is None or not i.up or (not flows and i.ifname not in used):
             continue
         if best is None or WIRE_OVERHEAD[kind] > best[0]:
             best = (WIRE_OVERHEAD[kind], i)
@@ -133,32 +142,31 @@ def _node_mtu(snap: Snapshot, node: Node) -> _Mtu | None:
             continue
         for i in pf.interfaces or ():
             if i.ifname != "lo" and i.addresses("inet") and i.mtu:
-                big.append((i.mtu, p))
-                if best is None or i.mtu > best[0]:
-                    best = (
-                        i.mtu,
-                        Evidence(
-                            source=snap.provenance.get(f"pod:{p.ref}:ip_addr")
-                            or pod_path(p.ref, "ip_addr"),
-                            object=f"Pod/{p.ref}",
-                            field=f"Interface/{i.ifname}.mtu",
-                            value=str(i.mtu),
-                            node=name,
-                        ),
-                    )
-    for i in facts.interfaces:
-        pod_side = i.kind == "veth" and i is not under and not i.addresses("inet")
-        if pod_side and i.mtu and (best is None or i.mtu > best[0]):
-            best = (
-                i.mtu,
-                Evidence(
-                    source=snap.node_source(name, "ip_addr"),
-                    object=f"Interface/{i.ifname}",
-                    field="mtu",
-                    value=str(i.mtu),
-                    node=name,
-                ),
-            )
+                sent = pod_send_mtu(i, pf.routes or ())
+                big.append((sent.mtu, p))
+                if best is None or sent.mtu > best[0]:
+                    best = (sent.mtu, _pod_mtu_evidence(snap, p, i, sent, name))
+    # The host ends of the pods' veths stand for pods the bundle has no facts of, clamped by
+    # the MTU of the CNI's routes to the other nodes' pods when it sets one (Cilium).
+    clamp = node_route_clamp(facts, under.ifname)
+    pod_ips = [
+        ip for p in snap.pods_by_node.get(name, ()) if not p.spec.host_network for ip in p.ips
+    ]
+    for i in pod_host_veths(facts, pod_ips):
+        mtu = min(i.mtu, clamp.mtu) if clamp is not None and clamp.mtu else i.mtu
+        if i is under or not mtu or (best is not None and mtu <= best[0]):
+            continue
+        clamped = clamp is not None and mtu < i.mtu
+        best = (
+            mtu,
+            Evidence(
+                source=snap.node_source(name, "ip_route" if clamped else "ip_addr"),
+                object=f"Interface/{i.ifname}" if not clamped else f"Node/{name}",
+                field="mtu" if not clamped else f"route {clamp.dst if clamp else ''}",
+                value=str(mtu) if not clamped or clamp is None else clamp.text(),
+                node=name,
+            ),
+        )
     files = cni_conf_files(facts)
     conf = conf_json((facts.cni_files or {})[files[0]]) if files else None
     found = _conf_mtu(conf) if conf else None
@@ -186,6 +194,25 @@ def _node_mtu(snap: Snapshot, node: Node) -> _Mtu | None:
         pod_mtu=pod_mtu,
         pod_ev=pod_ev,
         big_pods=tuple(p for m, p in big if m == pod_mtu),
+    )
+
+
+def _pod_mtu_evidence(snap: Snapshot, p: Pod, i: Interface, sent: SendMtu, node: str) -> Evidence:
+    """The pod's interface MTU, or the default route that clamps it (quoted as printed)."""
+    if sent.route is not None:
+        return Evidence(
+            source=snap.provenance.get(f"pod:{p.ref}:ip_route") or pod_path(p.ref, "ip_route"),
+            object=f"Pod/{p.ref}",
+            field="route default",
+            value=sent.route.text(),
+            node=node,
+        )
+    return Evidence(
+        source=snap.provenance.get(f"pod:{p.ref}:ip_addr") or pod_path(p.ref, "ip_addr"),
+        object=f"Pod/{p.ref}",
+        field=f"Interface/{i.ifname}.mtu",
+        value=str(i.mtu),
+        node=node,
     )
 
 
